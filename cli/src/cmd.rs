@@ -1,0 +1,4 @@
+//! The subcommands of `warren`.
+
+pub(crate) mod keygen;
+pub(crate) mod unbuilt;

@@ -1,0 +1,19 @@
+//! Logging setup: `tracing` to stderr, filtered.
+//!
+//! Safe logging (docs/spec.md §1.4): library code never formats addresses,
+//! onion addresses or keys at `info` or above, so the default filter is safe.
+
+use tracing_subscriber::EnvFilter;
+
+/// Installs the global subscriber. `filter` wins over `WARREN_LOG`; the
+/// default is `info`.
+pub(crate) fn init(filter: Option<&str>) {
+    let filter = filter
+        .map(EnvFilter::new)
+        .or_else(|| EnvFilter::try_from_env("WARREN_LOG").ok())
+        .unwrap_or_else(|| EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}

@@ -1,0 +1,64 @@
+//! The `warren` command: one binary for every role in a Warren network.
+//!
+//! Each subcommand lives in `cmd/`; this file parses the command line,
+//! installs logging and dispatches.
+#![forbid(unsafe_code)]
+
+mod cmd;
+mod logging;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Warren: an onion-routed relay network that puts APIs behind hidden services.
+#[derive(Debug, Parser)]
+#[command(name = "warren", version, about, long_about = None)]
+struct Cli {
+    /// Log filter (tracing's env-filter syntax, e.g. `info` or `warren=debug`).
+    /// Defaults to the WARREN_LOG environment variable, then `info`.
+    #[arg(long, global = true, value_name = "FILTER")]
+    log: Option<String>,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run a directory authority that votes on and signs the relay directory.
+    Authority(cmd::unbuilt::Args),
+    /// Run a relay (guard, middle, intro, rendezvous, HSDir, optional exit).
+    Relay(cmd::unbuilt::Args),
+    /// Run a client: local SOCKS5 and HTTP proxy entries into the network.
+    Client(cmd::unbuilt::Args),
+    /// Run an onion service in front of a local backend API.
+    Service(cmd::unbuilt::Args),
+    /// Generate a key and store it in a new 0600 key file.
+    Keygen(cmd::keygen::Args),
+    /// Run the deterministic network simulator on a scenario.
+    Sim(cmd::unbuilt::Args),
+    /// Start a whole network on loopback: authorities, relays, a service, a client.
+    Testnet(cmd::unbuilt::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    logging::init(cli.log.as_deref());
+    let result = match cli.command {
+        Command::Keygen(args) => cmd::keygen::run(&args),
+        Command::Authority(_) => cmd::unbuilt::run("authority"),
+        Command::Relay(_) => cmd::unbuilt::run("relay"),
+        Command::Client(_) => cmd::unbuilt::run("client"),
+        Command::Service(_) => cmd::unbuilt::run("service"),
+        Command::Sim(_) => cmd::unbuilt::run("sim"),
+        Command::Testnet(_) => cmd::unbuilt::run("testnet"),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("warren: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

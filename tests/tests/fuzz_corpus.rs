@@ -1,0 +1,47 @@
+//! Replays every seed file in `fuzz/corpus/<target>/` through the same
+//! checks the fuzz targets run (docs/spec.md §7.8), so CI exercises the
+//! corpus without cargo-fuzz or a nightly toolchain.
+#![expect(
+    clippy::unwrap_used,
+    clippy::panic,
+    reason = "test helpers: an unreadable corpus must fail the test"
+)]
+
+use std::path::PathBuf;
+use warren_tests::workspace_root;
+
+/// The files of `fuzz/corpus/<target>/`, sorted.
+///
+/// # Panics
+/// When the directory is missing or empty: a target without seeds is a bug.
+fn corpus(target: &str) -> Vec<PathBuf> {
+    let dir = workspace_root().join("fuzz").join("corpus").join(target);
+    let entries =
+        std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()));
+    let mut files: Vec<PathBuf> = entries
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_file())
+        .collect();
+    files.sort();
+    assert!(!files.is_empty(), "{} holds no seeds", dir.display());
+    files
+}
+
+/// Runs `check` on every seed of `target`, naming the file on failure.
+fn replay(target: &str, check: fn(&[u8])) {
+    for path in corpus(target) {
+        let data = std::fs::read(&path).unwrap();
+        let outcome = std::panic::catch_unwind(|| check(&data));
+        assert!(outcome.is_ok(), "seed {} fails", path.display());
+    }
+}
+
+#[test]
+fn cell_corpus() {
+    replay("cell", warren_proto::fuzzing::cell);
+}
+
+#[test]
+fn relay_msg_corpus() {
+    replay("relay_msg", warren_proto::fuzzing::relay_msg);
+}
