@@ -10,7 +10,8 @@
 #![allow(
     clippy::expect_used,
     clippy::unreachable,
-    reason = "benchmarks: a failed operation must abort the run"
+    clippy::indexing_slicing,
+    reason = "benchmarks: a failed operation must abort the run; hop arrays have fixed length 3"
 )]
 
 use std::hint::black_box;
@@ -18,12 +19,12 @@ use std::time::{Duration, Instant};
 
 use chacha20::ChaCha20;
 use chacha20::cipher::{KeyIvInit, StreamCipher};
-use chacha20poly1305::aead::{AeadInOut, KeyInit};
 use chacha20poly1305::ChaCha20Poly1305;
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use chacha20poly1305::aead::{AeadInOut, KeyInit};
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use rand_chacha::ChaCha20Rng;
 use rand_core::{Rng, SeedableRng};
-use warren_crypto::layer::{LayerKey, Recognized, RelayBody, RELAY_BODY_LEN};
+use warren_crypto::layer::{LayerKey, RELAY_BODY_LEN, Recognized, RelayBody};
 
 fn random_body(rng: &mut ChaCha20Rng) -> RelayBody {
     let mut body = [0u8; RELAY_BODY_LEN];

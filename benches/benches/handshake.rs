@@ -11,10 +11,10 @@
 use std::hint::black_box;
 use std::time::Duration;
 
-use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
+use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
-use warren_crypto::ntor::{client_finish, client_start, server_respond, EphemeralSecret};
+use warren_crypto::ntor::{EphemeralSecret, client_finish, client_start, server_respond};
 use warren_crypto::{OnionKeypair, RelayIdentityKeypair};
 
 fn bench_handshake(c: &mut Criterion) {
@@ -26,7 +26,9 @@ fn bench_handshake(c: &mut Criterion) {
 
     let a = x25519_dalek::StaticSecret::random_from_rng(&mut rng);
     let b = x25519_dalek::PublicKey::from(&x25519_dalek::StaticSecret::random_from_rng(&mut rng));
-    g.bench_function("x25519_dh", |bch| bch.iter(|| black_box(a.diffie_hellman(black_box(&b)))));
+    g.bench_function("x25519_dh", |bch| {
+        bch.iter(|| black_box(a.diffie_hellman(black_box(&b))))
+    });
 
     g.bench_function("client_start", |bch| {
         bch.iter_batched(
@@ -38,19 +40,34 @@ fn bench_handshake(c: &mut Criterion) {
     g.bench_function("server_respond", |bch| {
         bch.iter_batched(
             || {
-                let (_, msg) = client_start(EphemeralSecret::generate(&mut rng), &identity, &onion_public);
+                let (_, msg) = client_start(
+                    EphemeralSecret::generate(&mut rng),
+                    &identity,
+                    &onion_public,
+                );
                 (EphemeralSecret::generate(&mut rng), msg)
             },
-            |(eph, msg)| black_box(server_respond(eph, &identity, &[&onion], &msg).expect("respond")),
+            |(eph, msg)| {
+                black_box(server_respond(eph, &identity, &[&onion], &msg).expect("respond"))
+            },
             BatchSize::SmallInput,
         )
     });
     g.bench_function("client_finish", |bch| {
         bch.iter_batched(
             || {
-                let (state, msg) = client_start(EphemeralSecret::generate(&mut rng), &identity, &onion_public);
-                let (_, reply) =
-                    server_respond(EphemeralSecret::generate(&mut rng), &identity, &[&onion], &msg).expect("respond");
+                let (state, msg) = client_start(
+                    EphemeralSecret::generate(&mut rng),
+                    &identity,
+                    &onion_public,
+                );
+                let (_, reply) = server_respond(
+                    EphemeralSecret::generate(&mut rng),
+                    &identity,
+                    &[&onion],
+                    &msg,
+                )
+                .expect("respond");
                 (state, reply)
             },
             |(state, reply)| black_box(client_finish(state, &reply).expect("finish")),

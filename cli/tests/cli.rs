@@ -1,6 +1,9 @@
 //! The `warren` command line, run as a real process.
 
-#![allow(clippy::expect_used, reason = "test helpers: a failure must fail the test")]
+#![allow(
+    clippy::expect_used,
+    reason = "test helpers: a failure must fail the test"
+)]
 
 use std::os::unix::fs::PermissionsExt;
 use std::process::{Command, Output};
@@ -18,7 +21,13 @@ fn help_lists_every_subcommand() {
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
     for sub in [
-        "authority", "relay", "client", "service", "keygen", "sim", "testnet",
+        "authority",
+        "relay",
+        "client",
+        "service",
+        "keygen",
+        "sim",
+        "testnet",
     ] {
         assert!(text.contains(sub), "--help does not mention {sub}:\n{text}");
     }
@@ -58,7 +67,11 @@ fn keygen_service_writes_a_0600_key_and_prints_the_address() {
     // A second run refuses to overwrite the key.
     let again = warren(&["keygen", "service", "--out", path.to_str().unwrap()]);
     assert!(!again.status.success());
-    assert!(String::from_utf8(again.stderr).unwrap().contains("already exists"));
+    assert!(
+        String::from_utf8(again.stderr)
+            .unwrap()
+            .contains("already exists")
+    );
 }
 
 #[test]

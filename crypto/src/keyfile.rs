@@ -174,6 +174,21 @@ fn decode_secret(line: &str) -> Result<Zeroizing<[u8; KEY_LEN]>, CryptoError> {
         });
     }
     out.copy_from_slice(decoded);
+    // data-encoding also accepts padded blocks mid-string; only the one
+    // canonical encoding of 32 bytes is a key line.
+    let mut canonical = Zeroizing::new([0u8; B64_LEN]);
+    BASE64.encode_mut(&out[..], &mut canonical[..]);
+    if canonical[..] != *input {
+        let position = canonical
+            .iter()
+            .zip(input)
+            .position(|(a, b)| a != b)
+            .unwrap_or(0);
+        return Err(CryptoError::KeyFileBase64 {
+            problem: "padding inside the key (not the canonical encoding)",
+            position: position.saturating_add(1),
+        });
+    }
     Ok(out)
 }
 
@@ -223,6 +238,12 @@ mod test {
 
     fn parse(text: &str) -> Result<RelayIdentityKeypair, CryptoError> {
         RelayIdentityKeypair::from_key_file(text)
+    }
+
+    #[test]
+    fn padding_inside_the_key_line_is_refused() {
+        let text = "warren-key v1 relay-onion\nAgICAgICAg5555555555555555ICAgICAgICAgI=elay\n";
+        assert!(decode_key_file(KeyKind::RelayOnion, text).is_err());
     }
 
     #[test]

@@ -9,6 +9,8 @@
 
 pub mod blind;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 mod kdf;
 pub mod keyfile;
 pub mod keys;

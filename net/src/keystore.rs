@@ -1,4 +1,4 @@
-//! Long-term keys on disk (docs/spec.md §2.2).
+//! Long-term keys on disk (docs/spec.md §2.5).
 //!
 //! A key file holds one secret key in the text form of
 //! [`warren_crypto::KeyFile`]. Files are created with mode 0600 through a

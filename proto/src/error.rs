@@ -7,7 +7,7 @@
 //! arrived on (or the link, for a link-level cell), an internal error is a bug
 //! to log.
 
-use crate::cell::{CellCmd, CircId};
+use crate::cell::{CellCmd, CircId, DestroyReason};
 use crate::relay_msg::{RelayCmd, StreamId};
 
 /// An error from decoding, encoding or processing Warren protocol messages.
@@ -121,6 +121,92 @@ pub enum ProtoError {
         /// What the spec requires.
         expected: &'static str,
     },
+    /// The layer crypto or the circuit handshake refused a cell (§4, §5).
+    #[error("cryptographic check failed: {0}")]
+    Crypto(#[from] warren_crypto::CryptoError),
+    /// A relay cell was recognised by no layer where it had to end (§9.4,
+    /// §9.5).
+    #[error(
+        "a relay cell was not recognised at {at}: it was altered, replayed, reordered, dropped or injected on the way"
+    )]
+    Unrecognized {
+        /// Where recognition failed.
+        at: &'static str,
+    },
+    /// A circuit cannot do this in its current state (§9).
+    #[error("cannot {action} a circuit that is {state}")]
+    CircuitState {
+        /// What was asked.
+        action: &'static str,
+        /// The state that forbids it.
+        state: &'static str,
+    },
+    /// The circuit is already torn down.
+    #[error("the circuit is closed")]
+    CircuitClosed,
+    /// A link cell that this circuit state does not accept (§9).
+    #[error("a {cmd} cell is not allowed on a {state}")]
+    UnexpectedCell {
+        /// The state it arrived in.
+        state: &'static str,
+        /// Its command.
+        cmd: CellCmd,
+    },
+    /// A relay message that this circuit end does not accept (§9.4, §9.5).
+    #[error("a {cmd} message is not allowed at a {state}")]
+    UnexpectedMessage {
+        /// The end and state it arrived at.
+        state: &'static str,
+        /// Its command.
+        cmd: RelayCmd,
+    },
+    /// CREATE or EXTEND named a handshake this relay does not speak (§4.1).
+    #[error("unknown handshake type {handshake_type} (only 2, ntor, is spoken)")]
+    UnknownHandshake {
+        /// The type that arrived.
+        handshake_type: u16,
+    },
+    /// A SENDME that breaks the flow-control rules (§10.3).
+    #[error("bad SENDME: {reason}")]
+    BadSendme {
+        /// Which rule it breaks.
+        reason: &'static str,
+    },
+    /// The peer sent DATA beyond a window (§10.3).
+    #[error("the peer sent DATA beyond the {object} window")]
+    WindowExceeded {
+        /// "circuit" or "stream".
+        object: &'static str,
+    },
+    /// A message or call for a stream that is not open on this circuit
+    /// (§10.1).
+    #[error("{cmd} for stream {id}, which is not open on this circuit")]
+    UnknownStream {
+        /// The stream id.
+        id: u16,
+        /// What arrived, or "local call".
+        cmd: &'static str,
+    },
+    /// A stream cannot do this in its current state (§10.1).
+    #[error("cannot {action} stream {id} in its current state")]
+    StreamState {
+        /// The stream id.
+        id: u16,
+        /// What was asked.
+        action: &'static str,
+    },
+    /// This circuit end is on the wrong side of its streams for the call.
+    #[error("this circuit end cannot {action}")]
+    WrongStreamRole {
+        /// What was asked.
+        action: &'static str,
+    },
+    /// A circuit end already holds as many streams as allowed (§10.1).
+    #[error("too many streams on one circuit (at most {max})")]
+    TooManyStreams {
+        /// The limit.
+        max: usize,
+    },
     /// A bug in Warren: an invariant the code relies on did not hold.
     #[error("internal error (a bug in Warren): {reason}")]
     Internal {
@@ -166,8 +252,37 @@ impl ProtoError {
             | Self::NonZeroPadding { .. }
             | Self::UnknownCellCmd { .. }
             | Self::WrongCircId { .. }
-            | Self::WrongStreamId { .. } => ErrorKind::ProtocolViolation,
-            Self::Internal { .. } => ErrorKind::Internal,
+            | Self::WrongStreamId { .. }
+            | Self::Unrecognized { .. }
+            | Self::CircuitState { .. }
+            | Self::UnexpectedCell { .. }
+            | Self::UnexpectedMessage { .. }
+            | Self::UnknownHandshake { .. }
+            | Self::BadSendme { .. }
+            | Self::WindowExceeded { .. }
+            | Self::UnknownStream { .. }
+            | Self::StreamState { .. } => ErrorKind::ProtocolViolation,
+            Self::Crypto(warren_crypto::CryptoError::CounterExhausted) => ErrorKind::ResourceLimit,
+            Self::Crypto(_) => ErrorKind::ProtocolViolation,
+            Self::TooManyStreams { .. } => ErrorKind::ResourceLimit,
+            Self::CircuitClosed => ErrorKind::LinkIo,
+            Self::WrongStreamRole { .. } | Self::Internal { .. } => ErrorKind::Internal,
+        }
+    }
+
+    /// The reason a circuit torn down for this error carries in its DESTROY
+    /// (§7.5): INTEGRITY when a cell failed authentication or recognition,
+    /// RESOURCELIMIT and INTERNAL for those kinds, PROTOCOL otherwise.
+    pub fn destroy_reason(&self) -> DestroyReason {
+        match self {
+            Self::Crypto(warren_crypto::CryptoError::BadTag) | Self::Unrecognized { .. } => {
+                DestroyReason::INTEGRITY
+            }
+            _ => match self.kind() {
+                ErrorKind::ResourceLimit => DestroyReason::RESOURCELIMIT,
+                ErrorKind::Internal => DestroyReason::INTERNAL,
+                _ => DestroyReason::PROTOCOL,
+            },
         }
     }
 }

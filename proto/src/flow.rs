@@ -56,7 +56,7 @@ impl CircWindow {
     pub(crate) fn on_data_sent(&mut self, tag: CellTag) {
         self.package = self.package.saturating_sub(1);
         self.sent += 1;
-        if self.sent % u64::from(CIRC_SENDME_INC) == 0 {
+        if self.sent.is_multiple_of(u64::from(CIRC_SENDME_INC)) {
             self.expected_acks.push_back(tag);
         }
     }

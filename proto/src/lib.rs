@@ -18,14 +18,14 @@
 #![forbid(unsafe_code)]
 
 pub mod cell;
-// LEAD-PENDING pub mod circuit;
+pub mod circuit;
 pub mod codec;
 mod error;
-// LEAD-PENDING pub mod flow;
+pub mod flow;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod relay_msg;
-// LEAD-PENDING pub mod stream;
+pub mod stream;
 pub mod time;
 
 pub use error::{ErrorKind, ProtoError};

@@ -18,10 +18,12 @@ use warren_crypto::layer::CellTag;
 pub use buffer::STREAM_SEND_BUFFER;
 use buffer::{RecvBuffer, SendBuffer};
 
-use crate::flow::{CircWindow, StreamWindow};
-use crate::relay_msg::{Begin, Connected, Data, End, EndReason, RelayCell, RelayMsg, Sendme, StreamId};
-use crate::time::Timestamp;
 use crate::ProtoError;
+use crate::flow::{CircWindow, StreamWindow};
+use crate::relay_msg::{
+    Begin, Connected, Data, End, EndReason, RelayCell, RelayMsg, Sendme, StreamId,
+};
+use crate::time::Timestamp;
 
 /// Streams one circuit end may have open at once (§10.1).
 pub const MAX_STREAMS_PER_CIRCUIT: usize = 1024;
@@ -160,14 +162,18 @@ impl StreamSet {
     /// Opens a stream to `host:port` (initiator only): queues BEGIN.
     pub fn begin(&mut self, now: Timestamp, host: &str, port: u16) -> Result<StreamId, ProtoError> {
         if self.role != StreamRole::Initiator {
-            return Err(ProtoError::WrongStreamRole { action: "begin a stream" });
+            return Err(ProtoError::WrongStreamRole {
+                action: "begin a stream",
+            });
         }
         self.check_capacity()?;
         let id = self.allocate_id()?;
         let begin = Begin::new(host, port)?;
         let deadline = now.saturating_add(STREAM_CONNECT_TIMEOUT);
-        self.streams.insert(id, Stream::new(State::Connecting { deadline }));
-        self.control.push_back(RelayCell::new(id, RelayMsg::Begin(begin)));
+        self.streams
+            .insert(id, Stream::new(State::Connecting { deadline }));
+        self.control
+            .push_back(RelayCell::new(id, RelayMsg::Begin(begin)));
         Ok(id)
     }
 
@@ -175,10 +181,14 @@ impl StreamSet {
     pub fn accept(&mut self, id: StreamId) -> Result<(), ProtoError> {
         let stream = self.stream_mut(id)?;
         if stream.state != State::Requested {
-            return Err(ProtoError::StreamState { id: id.0, action: "accept" });
+            return Err(ProtoError::StreamState {
+                id: id.0,
+                action: "accept",
+            });
         }
         stream.state = State::Open;
-        self.control.push_back(RelayCell::new(id, RelayMsg::Connected(Connected {})));
+        self.control
+            .push_back(RelayCell::new(id, RelayMsg::Connected(Connected {})));
         Ok(())
     }
 
@@ -187,7 +197,8 @@ impl StreamSet {
     pub fn reset(&mut self, id: StreamId, reason: EndReason) -> Result<(), ProtoError> {
         self.stream_mut(id)?;
         self.retire(id);
-        self.control.push_back(RelayCell::new(id, RelayMsg::End(End { reason })));
+        self.control
+            .push_back(RelayCell::new(id, RelayMsg::End(End { reason })));
         Ok(())
     }
 
@@ -196,7 +207,10 @@ impl StreamSet {
     pub fn write(&mut self, id: StreamId, data: &[u8]) -> Result<usize, ProtoError> {
         let stream = self.stream_mut(id)?;
         if !matches!(stream.state, State::Open) || stream.ended.is_some() {
-            return Err(ProtoError::StreamState { id: id.0, action: "write to" });
+            return Err(ProtoError::StreamState {
+                id: id.0,
+                action: "write to",
+            });
         }
         let n = stream.send.push(data);
         if n < data.len() {
@@ -228,7 +242,8 @@ impl StreamSet {
             }
         }
         for _ in 0..sendmes {
-            self.control.push_back(RelayCell::new(id, RelayMsg::Sendme(Sendme { ack: None })));
+            self.control
+                .push_back(RelayCell::new(id, RelayMsg::Sendme(Sendme { ack: None })));
         }
         Ok(StreamRead::Bytes(copied))
     }
@@ -253,7 +268,12 @@ impl StreamSet {
 
     /// Handles a stream-level message, a circuit-level SENDME or DATA for
     /// this end. `tag` is the cell's authentication tag (§5.4).
-    pub fn handle_cell(&mut self, now: Timestamp, cell: RelayCell, tag: CellTag) -> Result<(), ProtoError> {
+    pub fn handle_cell(
+        &mut self,
+        now: Timestamp,
+        cell: RelayCell,
+        tag: CellTag,
+    ) -> Result<(), ProtoError> {
         let id = cell.stream_id;
         match cell.msg {
             RelayMsg::Sendme(s) if id.0 == 0 => self.window.on_sendme(s.ack),
@@ -333,7 +353,8 @@ impl StreamSet {
         for id in late {
             self.retire(id);
             let reason = EndReason::TIMEOUT;
-            self.control.push_back(RelayCell::new(id, RelayMsg::End(End { reason })));
+            self.control
+                .push_back(RelayCell::new(id, RelayMsg::End(End { reason })));
             self.events.push_back(StreamEvent::Ended { id, reason });
         }
     }
@@ -356,19 +377,27 @@ impl StreamSet {
 
     fn on_begin(&mut self, id: StreamId, begin: Begin) -> Result<(), ProtoError> {
         if self.role != StreamRole::Acceptor {
-            return Err(ProtoError::UnexpectedMessage { state: "stream initiator", cmd: crate::relay_msg::RelayCmd::BEGIN });
+            return Err(ProtoError::UnexpectedMessage {
+                state: "stream initiator",
+                cmd: crate::relay_msg::RelayCmd::BEGIN,
+            });
         }
         if self.streams.contains_key(&id) || self.retired.contains(&id) {
-            return Err(ProtoError::StreamState { id: id.0, action: "reopen" });
+            return Err(ProtoError::StreamState {
+                id: id.0,
+                action: "reopen",
+            });
         }
         if self.streams.len() >= MAX_STREAMS_PER_CIRCUIT {
             let reason = EndReason::RESOURCELIMIT;
-            self.control.push_back(RelayCell::new(id, RelayMsg::End(End { reason })));
+            self.control
+                .push_back(RelayCell::new(id, RelayMsg::End(End { reason })));
             return Ok(());
         }
         self.streams.insert(id, Stream::new(State::Requested));
         let (host, port) = begin.into_parts();
-        self.events.push_back(StreamEvent::Incoming { id, host, port });
+        self.events
+            .push_back(StreamEvent::Incoming { id, host, port });
         Ok(())
     }
 
@@ -377,7 +406,10 @@ impl StreamSet {
             return self.tolerate_late(id, "CONNECTED");
         };
         if !matches!(stream.state, State::Connecting { .. }) {
-            return Err(ProtoError::StreamState { id: id.0, action: "connect an open" });
+            return Err(ProtoError::StreamState {
+                id: id.0,
+                action: "connect an open",
+            });
         }
         stream.state = State::Open;
         self.events.push_back(StreamEvent::Opened(id));
@@ -389,7 +421,10 @@ impl StreamSet {
             return self.tolerate_late(id, "DATA");
         };
         if !matches!(stream.state, State::Open | State::Closing) || stream.ended.is_some() {
-            return Err(ProtoError::StreamState { id: id.0, action: "receive data on" });
+            return Err(ProtoError::StreamState {
+                id: id.0,
+                action: "receive data on",
+            });
         }
         stream.window.on_data_received()?;
         let was_empty = stream.recv.is_empty();
@@ -405,7 +440,10 @@ impl StreamSet {
             return self.tolerate_late(id, "END");
         };
         if stream.ended.is_some() {
-            return Err(ProtoError::StreamState { id: id.0, action: "end twice" });
+            return Err(ProtoError::StreamState {
+                id: id.0,
+                action: "end twice",
+            });
         }
         stream.ended = Some(reason);
         stream.send = SendBuffer::default();
@@ -426,7 +464,10 @@ impl StreamSet {
         if self.retired.contains(&id) {
             Ok(())
         } else {
-            Err(ProtoError::UnknownStream { id: id.0, cmd: what })
+            Err(ProtoError::UnknownStream {
+                id: id.0,
+                cmd: what,
+            })
         }
     }
 
@@ -438,7 +479,8 @@ impl StreamSet {
         if done {
             self.retire(id);
             let reason = EndReason::DONE;
-            self.control.push_back(RelayCell::new(id, RelayMsg::End(End { reason })));
+            self.control
+                .push_back(RelayCell::new(id, RelayMsg::End(End { reason })));
         }
     }
 
@@ -453,7 +495,9 @@ impl StreamSet {
 
     /// The first stream after the cursor (wrapping) that may send.
     fn next_sender(&self) -> Option<StreamId> {
-        let after = self.streams.range(StreamId(self.cursor.0.saturating_add(1))..);
+        let after = self
+            .streams
+            .range(StreamId(self.cursor.0.saturating_add(1))..);
         let before = self.streams.range(..=self.cursor);
         after
             .chain(before)
@@ -484,8 +528,9 @@ impl StreamSet {
     }
 
     fn stream_mut(&mut self, id: StreamId) -> Result<&mut Stream, ProtoError> {
-        self.streams
-            .get_mut(&id)
-            .ok_or(ProtoError::UnknownStream { id: id.0, cmd: "local call" })
+        self.streams.get_mut(&id).ok_or(ProtoError::UnknownStream {
+            id: id.0,
+            cmd: "local call",
+        })
     }
 }

@@ -49,6 +49,9 @@ mod test {
             Timestamp::from_micros(u64::MAX)
         );
         assert_eq!(Timestamp::ZERO.saturating_since(t), Duration::ZERO);
-        assert_eq!(t.saturating_since(Timestamp::ZERO), Duration::from_micros(10));
+        assert_eq!(
+            t.saturating_since(Timestamp::ZERO),
+            Duration::from_micros(10)
+        );
     }
 }

@@ -53,7 +53,10 @@ pub fn spec_vector(name: &str) -> Vector {
         if info.trim() != name {
             continue;
         }
-        assert!(found.is_none(), "vector {name} appears twice in docs/spec.md");
+        assert!(
+            found.is_none(),
+            "vector {name} appears twice in docs/spec.md"
+        );
         found = Some(parse_block(name, &mut lines));
     }
     match found {

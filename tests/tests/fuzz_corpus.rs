@@ -45,3 +45,18 @@ fn cell_corpus() {
 fn relay_msg_corpus() {
     replay("relay_msg", warren_proto::fuzzing::relay_msg);
 }
+
+#[test]
+fn onion_addr_corpus() {
+    replay("onion_addr", warren_crypto::fuzzing::onion_addr);
+}
+
+#[test]
+fn key_file_corpus() {
+    replay("key_file", warren_crypto::fuzzing::key_file);
+}
+
+#[test]
+fn ntor_corpus() {
+    replay("ntor", warren_crypto::fuzzing::ntor);
+}

@@ -3,16 +3,16 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use warren_crypto::layer::{CellTag, HopKeys, Recognized, RelayBody, RELAY_BODY_LEN};
-use warren_crypto::ntor::{self, EphemeralSecret, NtorClientState, HANDSHAKE_NTOR};
+use warren_crypto::layer::{CellTag, HopKeys, RELAY_BODY_LEN, Recognized, RelayBody};
+use warren_crypto::ntor::{self, EphemeralSecret, HANDSHAKE_NTOR, NtorClientState};
 use warren_crypto::{OnionPublicKey, RelayIdentity};
 
-use super::{HopNum, Teardown, MAX_HOPS};
+use super::{HopNum, MAX_HOPS, Teardown};
+use crate::ProtoError;
 use crate::cell::{Cell, ChanMsg, CircId, Create, DestroyReason};
 use crate::relay_msg::{Extend, LinkSpec, RelayCell, RelayMsg, StreamId};
 use crate::stream::{StreamEvent, StreamRole, StreamSet};
 use crate::time::Timestamp;
-use crate::ProtoError;
 
 /// A relay to add to a circuit: who it is and how its previous hop reaches it.
 #[derive(Debug, Clone)]
@@ -229,7 +229,10 @@ impl OriginCircuit {
             return None;
         }
         let pending = self.pending.as_ref().map(|p| p.deadline);
-        [pending, self.streams.poll_timeout()].into_iter().flatten().min()
+        [pending, self.streams.poll_timeout()]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     /// Handles the passing of time: a handshake that took too long tears the
@@ -362,8 +365,8 @@ impl OriginCircuit {
     fn seal_to(&mut self, hop: HopNum, cell: &RelayCell) -> Result<(Cell, CellTag), ProtoError> {
         let mut body = [0u8; RELAY_BODY_LEN];
         cell.encode(&mut body)?;
-        let target = usize::from(hop.0);
-        let (before, rest) = self.hops.split_at_mut(target.min(self.hops.len()));
+        let target = usize::from(hop.0).min(self.hops.len());
+        let (before, rest) = self.hops.split_at_mut(target);
         let Some(addressed) = rest.first_mut() else {
             return Err(ProtoError::CircuitState {
                 action: "address a hop",

@@ -2,16 +2,16 @@
 
 use std::collections::VecDeque;
 
-use warren_crypto::layer::{CellTag, HopKeys, Recognized, RelayBody, RELAY_BODY_LEN};
+use warren_crypto::layer::{CellTag, HopKeys, RELAY_BODY_LEN, Recognized, RelayBody};
 use warren_crypto::ntor::{self, EphemeralSecret, HANDSHAKE_NTOR};
 use warren_crypto::{OnionKeypair, RelayIdentity};
 
 use super::Teardown;
+use crate::ProtoError;
 use crate::cell::{Cell, ChanMsg, Create, Created, Destroy, DestroyReason};
 use crate::relay_msg::{Extend, Extended, LinkSpec, RelayCell, RelayMsg, StreamId};
 use crate::stream::{StreamRole, StreamSet};
 use crate::time::Timestamp;
-use crate::ProtoError;
 
 /// What the relay daemon must do for a circuit; pulled with
 /// [`RelayCircuit::poll_action`].
@@ -142,7 +142,10 @@ impl RelayCircuit {
                 .backward
                 .xor(&mut body)
                 .map_err(ProtoError::from)
-                .map(|()| self.actions.push_back(RelayAction::ToPrev(ChanMsg::Relay(body)))),
+                .map(|()| {
+                    self.actions
+                        .push_back(RelayAction::ToPrev(ChanMsg::Relay(body)))
+                }),
             (Ok(ChanMsg::Destroy(d)), _) => {
                 self.close_from(d.reason, Side::Next);
                 Ok(())
@@ -177,7 +180,8 @@ impl RelayCircuit {
     /// the onion-service roles).
     pub fn send_to_origin(&mut self, msg: RelayMsg) -> Result<(), ProtoError> {
         let body = self.seal_backward(&RelayCell::new(StreamId(0), msg))?.0;
-        self.actions.push_back(RelayAction::ToPrev(ChanMsg::Relay(body)));
+        self.actions
+            .push_back(RelayAction::ToPrev(ChanMsg::Relay(body)));
         Ok(())
     }
 
@@ -241,17 +245,21 @@ impl RelayCircuit {
                 self.handle_local(now, cell, tag)
             }
             (Recognized::No, Next::Open) => {
-                self.actions.push_back(RelayAction::ToNext(ChanMsg::Relay(body)));
+                self.actions
+                    .push_back(RelayAction::ToNext(ChanMsg::Relay(body)));
                 Ok(())
             }
-            (Recognized::No, _) => Err(ProtoError::Unrecognized {
-                at: "the last hop",
-            }),
+            (Recognized::No, _) => Err(ProtoError::Unrecognized { at: "the last hop" }),
         }
     }
 
     /// Acts on a relay cell addressed to this hop (§9.5).
-    fn handle_local(&mut self, now: Timestamp, cell: RelayCell, tag: CellTag) -> Result<(), ProtoError> {
+    fn handle_local(
+        &mut self,
+        now: Timestamp,
+        cell: RelayCell,
+        tag: CellTag,
+    ) -> Result<(), ProtoError> {
         match cell.msg {
             RelayMsg::Extend(extend) => self.start_extend(extend),
             RelayMsg::Drop(_) => Ok(()),
@@ -305,10 +313,8 @@ impl RelayCircuit {
     }
 
     fn fail_on_error(&mut self, result: Result<(), ProtoError>) -> Result<(), ProtoError> {
-        if let Err(e) = &result {
-            if self.closed.is_none() {
-                self.teardown(e.destroy_reason());
-            }
+        if let (Err(e), None) = (&result, self.closed) {
+            self.teardown(e.destroy_reason());
         }
         result
     }

@@ -135,7 +135,11 @@ impl TestNet {
             net.origin.extend(net.now, &t, eph).expect("extend");
             net.drive();
         }
-        assert!(net.origin.is_ready(), "circuit did not build: {:?}", net.events);
+        assert!(
+            net.origin.is_ready(),
+            "circuit did not build: {:?}",
+            net.events
+        );
         assert_eq!(net.origin.hop_count(), RELAYS);
         net
     }
@@ -177,7 +181,11 @@ impl TestNet {
             self.events.push(e);
         }
         for i in 0..RELAYS {
-            while let Some(action) = self.relays[i].circuit.as_mut().and_then(RelayCircuit::poll_action) {
+            while let Some(action) = self.relays[i]
+                .circuit
+                .as_mut()
+                .and_then(RelayCircuit::poll_action)
+            {
                 moved = true;
                 self.carry_out(i, action);
             }
@@ -196,10 +204,14 @@ impl TestNet {
                 assert!(i + 1 < RELAYS, "relay {i} has no next hop");
                 self.forward[i + 1].push_back(msg.encode(relay_circ).expect("encode"));
             }
-            RelayAction::Extend { identity, create, .. } => {
+            RelayAction::Extend {
+                identity, create, ..
+            } => {
                 let next = i + 1;
                 assert!(next < RELAYS && identity == self.relays[next].identity.public());
-                let cell = crate::cell::ChanMsg::Create(create).encode(relay_circ).expect("encode");
+                let cell = crate::cell::ChanMsg::Create(create)
+                    .encode(relay_circ)
+                    .expect("encode");
                 self.forward[next].push_back(cell);
             }
             RelayAction::Deliver(msg) => self.relays[i].delivered.push(msg),
@@ -245,10 +257,9 @@ impl TestNet {
             }
             Dir::Backward => {
                 let relay = &mut self.relays[link - 1];
-                if cell.circ_id == CircId(100 + u32::try_from(link - 1).unwrap()) {
-                    if let Some(c) = relay.circuit.as_mut() {
-                        let _ = c.handle_from_next(&cell);
-                    }
+                let expected = CircId(100 + u32::try_from(link - 1).unwrap());
+                if let (true, Some(c)) = (cell.circ_id == expected, relay.circuit.as_mut()) {
+                    let _ = c.handle_from_next(&cell);
                 }
             }
         }

@@ -4,7 +4,7 @@
 
 use rand_core::Rng;
 
-use super::testnet::{Dir, Tamper, TestNet, RELAYS};
+use super::testnet::{Dir, RELAYS, Tamper, TestNet};
 use super::{CircEvent, HopNum};
 use crate::cell::{Cell, CellCmd, DestroyReason};
 use crate::relay_msg::{EstablishRendezvous, RelayMsg, StreamId};
@@ -29,7 +29,10 @@ struct Transfer {
 }
 
 fn open_stream(net: &mut TestNet) -> Transfer {
-    let id = net.origin.begin_stream(net.now, "api.example", PORT).unwrap();
+    let id = net
+        .origin
+        .begin_stream(net.now, "api.example", PORT)
+        .unwrap();
     net.drive();
     let exit = net.relays[RELAYS - 1].circuit.as_mut().unwrap();
     let exit_id = match exit.streams().poll_event() {
@@ -41,7 +44,10 @@ fn open_stream(net: &mut TestNet) -> Transfer {
     };
     exit.streams().accept(exit_id).unwrap();
     net.drive();
-    assert!(net.events.contains(&CircEvent::Stream(StreamEvent::Opened(id))));
+    assert!(
+        net.events
+            .contains(&CircEvent::Stream(StreamEvent::Opened(id)))
+    );
     Transfer {
         id,
         exit_id,
@@ -59,32 +65,44 @@ fn transfer_round(net: &mut TestNet, t: &mut Transfer, total: usize) -> bool {
     if net.origin.teardown().is_some() {
         return false;
     }
-    let chunk: Vec<u8> = (t.sent_up..total.min(t.sent_up + 20_000)).map(|i| pattern(i, 0x55)).collect();
+    let chunk: Vec<u8> = (t.sent_up..total.min(t.sent_up + 20_000))
+        .map(|i| pattern(i, 0x55))
+        .collect();
     if !chunk.is_empty() {
         t.sent_up += net.origin.streams().write(t.id, &chunk).unwrap();
     }
     let Some(exit) = net.relays[RELAYS - 1].circuit.as_mut() else {
         return false;
     };
-    let chunk: Vec<u8> = (t.sent_down..total.min(t.sent_down + 20_000)).map(|i| pattern(i, 0xaa)).collect();
-    if !chunk.is_empty() {
-        if let Ok(n) = exit.streams().write(t.exit_id, &chunk) {
-            t.sent_down += n;
-        }
+    let chunk: Vec<u8> = (t.sent_down..total.min(t.sent_down + 20_000))
+        .map(|i| pattern(i, 0xaa))
+        .collect();
+    if let (false, Ok(n)) = (chunk.is_empty(), exit.streams().write(t.exit_id, &chunk)) {
+        t.sent_down += n;
     }
     net.drive();
     let mut buf = vec![0u8; 65536];
     if let Some(exit) = net.relays[RELAYS - 1].circuit.as_mut() {
         while let Ok(StreamRead::Bytes(n)) = exit.streams().read(t.exit_id, &mut buf) {
             for (k, b) in buf[..n].iter().enumerate() {
-                assert_eq!(*b, pattern(t.got_up + k, 0x55), "corrupt byte {} at the exit", t.got_up + k);
+                assert_eq!(
+                    *b,
+                    pattern(t.got_up + k, 0x55),
+                    "corrupt byte {} at the exit",
+                    t.got_up + k
+                );
             }
             t.got_up += n;
         }
     }
     while let Ok(StreamRead::Bytes(n)) = net.origin.streams().read(t.id, &mut buf) {
         for (k, b) in buf[..n].iter().enumerate() {
-            assert_eq!(*b, pattern(t.got_down + k, 0xaa), "corrupt byte {} at the origin", t.got_down + k);
+            assert_eq!(
+                *b,
+                pattern(t.got_down + k, 0xaa),
+                "corrupt byte {} at the origin",
+                t.got_down + k
+            );
         }
         t.got_down += n;
     }
@@ -104,7 +122,11 @@ fn builds_three_hops() {
         })
         .collect();
     assert_eq!(extended, vec![1, 2, 3]);
-    assert!(net.relays.iter().all(|r| r.circuit.is_some() && r.teardown.is_none()));
+    assert!(
+        net.relays
+            .iter()
+            .all(|r| r.circuit.is_some() && r.teardown.is_none())
+    );
 }
 
 #[test]
@@ -114,9 +136,18 @@ fn moves_10_mib_each_way_and_checks_every_byte() {
     let mut t = open_stream(&mut net);
     let mut rounds = 0;
     while t.got_up < TOTAL || t.got_down < TOTAL {
-        assert!(transfer_round(&mut net, &mut t, TOTAL), "circuit closed: {:?}", net.origin.teardown());
+        assert!(
+            transfer_round(&mut net, &mut t, TOTAL),
+            "circuit closed: {:?}",
+            net.origin.teardown()
+        );
         rounds += 1;
-        assert!(rounds < 10_000, "transfer stalled at {} / {}", t.got_up, t.got_down);
+        assert!(
+            rounds < 10_000,
+            "transfer stalled at {} / {}",
+            t.got_up,
+            t.got_down
+        );
     }
     assert_eq!((t.got_up, t.got_down), (TOTAL, TOTAL));
     // The stream ends cleanly: END travels and the exit sees it.
@@ -134,7 +165,9 @@ fn moves_10_mib_each_way_and_checks_every_byte() {
 fn circuit_level_messages_reach_the_addressed_hop() {
     let mut net = TestNet::build();
     for hop in 0..RELAYS {
-        let msg = RelayMsg::EstablishRendezvous(EstablishRendezvous { cookie: [hop as u8; 20] });
+        let msg = RelayMsg::EstablishRendezvous(EstablishRendezvous {
+            cookie: [hop as u8; 20],
+        });
         net.origin.send_msg(HopNum(hop as u8), msg.clone()).unwrap();
         net.drive();
         assert_eq!(net.relays[hop].delivered, vec![msg], "hop {hop}");
@@ -157,7 +190,11 @@ fn destroy_from_the_origin_reaches_every_hop() {
 #[test]
 fn a_dead_next_hop_tears_down_towards_the_origin() {
     let mut net = TestNet::build();
-    net.relays[1].circuit.as_mut().unwrap().next_failed(DestroyReason::CHANNEL_CLOSED);
+    net.relays[1]
+        .circuit
+        .as_mut()
+        .unwrap()
+        .next_failed(DestroyReason::CHANNEL_CLOSED);
     net.drive();
     let t = net.origin_closed().expect("origin saw the teardown");
     assert_eq!(t.reason, DestroyReason::CHANNEL_CLOSED);
@@ -167,7 +204,9 @@ fn a_dead_next_hop_tears_down_towards_the_origin() {
 
 /// Runs a 200 KiB transfer with `hook` installed after the circuit is
 /// built; returns the network once the transfer ends or the circuit closes.
-fn tampered_transfer(hook: impl FnMut(usize, Dir, usize, &Cell) -> Tamper + 'static) -> (TestNet, Transfer) {
+fn tampered_transfer(
+    hook: impl FnMut(usize, Dir, usize, &Cell) -> Tamper + 'static,
+) -> (TestNet, Transfer) {
     const TOTAL: usize = 200 * 1024;
     let mut net = TestNet::build();
     let mut t = open_stream(&mut net);
@@ -182,14 +221,19 @@ fn tampered_transfer(hook: impl FnMut(usize, Dir, usize, &Cell) -> Tamper + 'sta
 
 /// The circuit must have been torn down, everywhere, for integrity.
 fn assert_torn_down_for_integrity(net: &TestNet, what: &str) {
-    let t = net.origin_closed().unwrap_or_else(|| panic!("{what}: origin circuit still open"));
+    let t = net
+        .origin_closed()
+        .unwrap_or_else(|| panic!("{what}: origin circuit still open"));
     assert!(
         [DestroyReason::INTEGRITY, DestroyReason::PROTOCOL].contains(&t.reason),
         "{what}: closed with {:?}",
         t.reason
     );
     for (i, r) in net.relays.iter().enumerate() {
-        assert!(r.teardown.is_some(), "{what}: relay {i} still holds the circuit");
+        assert!(
+            r.teardown.is_some(),
+            "{what}: relay {i} still holds the circuit"
+        );
     }
 }
 
@@ -211,7 +255,10 @@ fn a_flipped_bit_anywhere_ends_the_circuit() {
                 });
                 let what = format!("bit {bit} of cell {victim} on link {link} {dir:?}");
                 assert_torn_down_for_integrity(&net, &what);
-                assert!(t.got_up < 200 * 1024 || t.got_down < 200 * 1024, "{what}: transfer completed");
+                assert!(
+                    t.got_up < 200 * 1024 || t.got_down < 200 * 1024,
+                    "{what}: transfer completed"
+                );
             }
         }
     }
@@ -241,7 +288,11 @@ fn a_replayed_cell_ends_the_circuit() {
     for link in 0..RELAYS {
         for dir in [Dir::Forward, Dir::Backward] {
             let (net, _) = tampered_transfer(move |l, d, i, _| {
-                if l == link && d == dir && i == 12 { Tamper::Duplicate } else { Tamper::Pass }
+                if l == link && d == dir && i == 12 {
+                    Tamper::Duplicate
+                } else {
+                    Tamper::Pass
+                }
             });
             assert_torn_down_for_integrity(&net, &format!("replay on link {link} {dir:?}"));
         }
@@ -253,7 +304,11 @@ fn a_dropped_cell_ends_the_circuit() {
     for link in 0..RELAYS {
         for dir in [Dir::Forward, Dir::Backward] {
             let (net, _) = tampered_transfer(move |l, d, i, _| {
-                if l == link && d == dir && i == 12 { Tamper::Drop } else { Tamper::Pass }
+                if l == link && d == dir && i == 12 {
+                    Tamper::Drop
+                } else {
+                    Tamper::Pass
+                }
             });
             assert_torn_down_for_integrity(&net, &format!("drop on link {link} {dir:?}"));
         }
@@ -265,7 +320,11 @@ fn reordered_cells_end_the_circuit() {
     for link in 0..RELAYS {
         for dir in [Dir::Forward, Dir::Backward] {
             let (net, _) = tampered_transfer(move |l, d, i, _| {
-                if l == link && d == dir && i == 12 { Tamper::Delay } else { Tamper::Pass }
+                if l == link && d == dir && i == 12 {
+                    Tamper::Delay
+                } else {
+                    Tamper::Pass
+                }
             });
             assert_torn_down_for_integrity(&net, &format!("reorder on link {link} {dir:?}"));
         }
