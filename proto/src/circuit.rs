@@ -16,7 +16,7 @@ mod origin;
 mod relay;
 
 pub use origin::{CircEvent, HopTarget, OriginCircuit};
-pub use relay::{RelayAction, RelayCircuit};
+pub use relay::{RelayAction, RelayCircuit, Verdict};
 
 use crate::cell::DestroyReason;
 

@@ -8,7 +8,7 @@ use warren_crypto::{OnionKeypair, RelayIdentity};
 
 use super::Teardown;
 use crate::ProtoError;
-use crate::cell::{Cell, ChanMsg, Create, Created, Destroy, DestroyReason};
+use crate::cell::{Cell, CellCmd, ChanMsg, Create, Created, Destroy, DestroyReason};
 use crate::relay_msg::{Extend, Extended, LinkSpec, RelayCell, RelayMsg, StreamId};
 use crate::stream::{StreamRole, StreamSet};
 use crate::time::Timestamp;
@@ -39,6 +39,18 @@ pub enum RelayAction {
     /// The circuit is gone: forget it (its DESTROYs, if any, were queued
     /// before this action).
     Closed(Teardown),
+}
+
+/// What became of a cell handed to [`RelayCircuit::handle_from_prev`] or
+/// [`RelayCircuit::handle_from_next`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[must_use = "a Forward verdict means the cell must be sent on"]
+pub enum Verdict {
+    /// The cell, processed in place, goes on to the other side unchanged in
+    /// size: the relay's whole per-cell work for cells it passes on (§9.5).
+    Forward,
+    /// The cell ended here; drain [`RelayCircuit::poll_action`].
+    Consumed,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -103,60 +115,78 @@ impl RelayCircuit {
 
     /// Handles a cell from the previous hop (travelling away from the origin).
     ///
-    /// An error means the circuit has been torn down (DESTROYs are queued as
-    /// actions); the error says why, for the log.
-    pub fn handle_from_prev(&mut self, now: Timestamp, cell: &Cell) -> Result<(), ProtoError> {
+    /// A RELAY cell is processed in place: when the answer is
+    /// [`Verdict::Forward`], `cell` (this hop's layer removed) must be sent on
+    /// to the next hop under the outbound circuit id, which is the caller's
+    /// to set. Anything else yields actions to drain. An error means the
+    /// circuit has been torn down (DESTROYs are queued as actions); the error
+    /// says why, for the log.
+    pub fn handle_from_prev(
+        &mut self,
+        now: Timestamp,
+        cell: &mut Cell,
+    ) -> Result<Verdict, ProtoError> {
         if self.closed.is_some() {
-            return Ok(());
+            return Ok(Verdict::Consumed);
         }
-        let result = match ChanMsg::decode(cell) {
-            Ok(ChanMsg::Relay(body)) => self.forward_relay(now, body),
-            Ok(ChanMsg::Destroy(d)) => {
-                self.close_from(d.reason, Side::Prev);
-                Ok(())
+        let result = if cell.cmd == CellCmd::RELAY {
+            self.forward_relay(now, &mut cell.body)
+        } else {
+            match ChanMsg::decode(cell) {
+                Ok(ChanMsg::Destroy(d)) => {
+                    self.close_from(d.reason, Side::Prev);
+                    Ok(Verdict::Consumed)
+                }
+                Ok(other) => Err(ProtoError::UnexpectedCell {
+                    state: "open circuit, from the previous hop",
+                    cmd: other.cmd(),
+                }),
+                Err(e) => Err(e),
             }
-            Ok(other) => Err(ProtoError::UnexpectedCell {
-                state: "open circuit, from the previous hop",
-                cmd: other.cmd(),
-            }),
-            Err(e) => Err(e),
         };
         self.fail_on_error(result)
     }
 
     /// Handles a cell from the next hop (travelling towards the origin).
-    pub fn handle_from_next(&mut self, cell: &Cell) -> Result<(), ProtoError> {
+    ///
+    /// A RELAY cell gets this hop's backward layer in place: on
+    /// [`Verdict::Forward`], send `cell` to the previous hop under the
+    /// inbound circuit id. Errors as for [`Self::handle_from_prev`].
+    pub fn handle_from_next(&mut self, cell: &mut Cell) -> Result<Verdict, ProtoError> {
         if self.closed.is_some() {
-            return Ok(());
+            return Ok(Verdict::Consumed);
         }
-        let result = match (ChanMsg::decode(cell), self.next) {
-            (Ok(ChanMsg::Created(created)), Next::Pending) => {
+        let result = match (cell.cmd, self.next) {
+            (CellCmd::RELAY, Next::Open) => self
+                .keys
+                .backward
+                .xor(&mut cell.body)
+                .map(|()| Verdict::Forward)
+                .map_err(ProtoError::from),
+            _ => self.control_from_next(cell).map(|()| Verdict::Consumed),
+        };
+        self.fail_on_error(result)
+    }
+
+    /// CREATED (answering our EXTEND) and DESTROY from the next hop.
+    fn control_from_next(&mut self, cell: &Cell) -> Result<(), ProtoError> {
+        match (ChanMsg::decode(cell)?, self.next) {
+            (ChanMsg::Created(created), Next::Pending) => {
                 self.next = Next::Open;
                 let extended = Extended {
                     handshake: created.handshake,
                 };
                 self.send_to_origin(RelayMsg::Extended(extended))
             }
-            (Ok(ChanMsg::Relay(mut body)), Next::Open) => self
-                .keys
-                .backward
-                .xor(&mut body)
-                .map_err(ProtoError::from)
-                .map(|()| {
-                    self.actions
-                        .push_back(RelayAction::ToPrev(ChanMsg::Relay(body)))
-                }),
-            (Ok(ChanMsg::Destroy(d)), _) => {
+            (ChanMsg::Destroy(d), _) => {
                 self.close_from(d.reason, Side::Next);
                 Ok(())
             }
-            (Ok(other), _) => Err(ProtoError::UnexpectedCell {
+            (other, _) => Err(ProtoError::UnexpectedCell {
                 state: "open circuit, from the next hop",
                 cmd: other.cmd(),
             }),
-            (Err(e), _) => Err(e),
-        };
-        self.fail_on_error(result)
+        }
     }
 
     /// The next hop could not be reached, or its link closed: the circuit is
@@ -238,17 +268,18 @@ impl RelayCircuit {
     }
 
     /// Removes this hop's forward layer; passes the cell on or acts on it.
-    fn forward_relay(&mut self, now: Timestamp, mut body: RelayBody) -> Result<(), ProtoError> {
-        match (self.keys.forward.open(&mut body)?, self.next) {
+    fn forward_relay(
+        &mut self,
+        now: Timestamp,
+        body: &mut RelayBody,
+    ) -> Result<Verdict, ProtoError> {
+        match (self.keys.forward.open(body)?, self.next) {
             (Recognized::Yes(tag), _) => {
-                let cell = RelayCell::decode(&body)?;
+                let cell = RelayCell::decode(body)?;
                 self.handle_local(now, cell, tag)
+                    .map(|()| Verdict::Consumed)
             }
-            (Recognized::No, Next::Open) => {
-                self.actions
-                    .push_back(RelayAction::ToNext(ChanMsg::Relay(body)));
-                Ok(())
-            }
+            (Recognized::No, Next::Open) => Ok(Verdict::Forward),
             (Recognized::No, _) => Err(ProtoError::Unrecognized { at: "the last hop" }),
         }
     }
@@ -312,7 +343,10 @@ impl RelayCircuit {
         Ok((body, tag))
     }
 
-    fn fail_on_error(&mut self, result: Result<(), ProtoError>) -> Result<(), ProtoError> {
+    fn fail_on_error(
+        &mut self,
+        result: Result<Verdict, ProtoError>,
+    ) -> Result<Verdict, ProtoError> {
         if let (Err(e), None) = (&result, self.closed) {
             self.teardown(e.destroy_reason());
         }

@@ -10,7 +10,7 @@ use rand_core::SeedableRng;
 use warren_crypto::ntor::EphemeralSecret;
 use warren_crypto::{OnionKeypair, RelayIdentityKeypair};
 
-use super::{CircEvent, HopTarget, OriginCircuit, RelayAction, RelayCircuit, Teardown};
+use super::{CircEvent, HopTarget, OriginCircuit, RelayAction, RelayCircuit, Teardown, Verdict};
 use crate::cell::{Cell, CellCmd, CircId};
 use crate::relay_msg::RelayMsg;
 use crate::stream::StreamRole;
@@ -258,8 +258,17 @@ impl TestNet {
             Dir::Backward => {
                 let relay = &mut self.relays[link - 1];
                 let expected = CircId(100 + u32::try_from(link - 1).unwrap());
-                if let (true, Some(c)) = (cell.circ_id == expected, relay.circuit.as_mut()) {
-                    let _ = c.handle_from_next(&cell);
+                let mut cell = cell;
+                if cell.circ_id != expected {
+                    return;
+                }
+                if let Some(Ok(Verdict::Forward)) = relay
+                    .circuit
+                    .as_mut()
+                    .map(|c| c.handle_from_next(&mut cell))
+                {
+                    cell.circ_id = relay.inbound_id.expect("inbound id");
+                    self.backward[link - 1].push_back(cell);
                 }
             }
         }
@@ -289,8 +298,15 @@ impl TestNet {
                 }
             }
             Some(id) if id == cell.circ_id => {
-                if let Some(c) = relay.circuit.as_mut() {
-                    let _ = c.handle_from_prev(now, &cell);
+                let mut cell = cell;
+                if let Some(Ok(Verdict::Forward)) = relay
+                    .circuit
+                    .as_mut()
+                    .map(|c| c.handle_from_prev(now, &mut cell))
+                {
+                    assert!(i + 1 < RELAYS, "relay {i} has no next hop");
+                    cell.circ_id = CircId(100 + u32::try_from(i).unwrap());
+                    self.forward[i + 1].push_back(cell);
                 }
             }
             _ => {}
