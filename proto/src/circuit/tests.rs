@@ -35,12 +35,15 @@ fn open_stream(net: &mut TestNet) -> Transfer {
         .unwrap();
     net.drive();
     let exit = net.relays[RELAYS - 1].circuit.as_mut().unwrap();
-    let exit_id = match exit.streams().poll_event() {
-        Some(StreamEvent::Incoming { id, host, port }) => {
-            assert_eq!((host.as_str(), port), ("api.example", PORT));
-            id
+    let exit_id = loop {
+        match exit.streams().poll_event() {
+            Some(StreamEvent::Incoming { id, host, port }) => {
+                assert_eq!((host.as_str(), port), ("api.example", PORT));
+                break id;
+            }
+            Some(_) => {}
+            None => panic!("the exit saw no BEGIN"),
         }
-        other => panic!("exit saw {other:?}"),
     };
     exit.streams().accept(exit_id).unwrap();
     net.drive();
@@ -351,5 +354,73 @@ fn an_injected_cell_ends_the_circuit() {
             });
             assert_torn_down_for_integrity(&net, &format!("injection on link {link} {dir:?}"));
         }
+    }
+}
+
+#[test]
+fn a_slow_stream_does_not_stall_the_others() {
+    const TOTAL: usize = 2 * 1024 * 1024;
+    let mut net = TestNet::build();
+    let slow = open_stream(&mut net);
+    let mut fast = open_stream(&mut net);
+    let mut slow_sent = 0;
+    let mut rounds = 0;
+    // The exit never reads the slow stream; the fast one must still finish.
+    while fast.got_up < TOTAL {
+        let chunk = vec![0x33u8; 20_000];
+        slow_sent += net.origin.streams().write(slow.id, &chunk).unwrap();
+        assert!(transfer_round(&mut net, &mut fast, TOTAL), "circuit closed");
+        rounds += 1;
+        assert!(rounds < 5_000, "fast stream stalled at {}", fast.got_up);
+    }
+    // The slow stream got no further than its window plus its send buffer.
+    let window_bytes = usize::from(crate::flow::STREAM_WINDOW) * crate::relay_msg::RELAY_DATA_MAX;
+    assert!(
+        slow_sent <= window_bytes + crate::stream::STREAM_SEND_BUFFER,
+        "{slow_sent}"
+    );
+    assert!(
+        slow_sent >= window_bytes,
+        "the slow stream did not fill its window: {slow_sent}"
+    );
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(12))]
+
+    /// Any pattern of write and read sizes delivers every byte, in order,
+    /// both ways.
+    #[test]
+    fn any_write_and_read_sizes_deliver_every_byte(
+        writes in proptest::collection::vec(1usize..70_000, 1..12),
+        read_size in 1usize..70_000,
+    ) {
+        let mut net = TestNet::build();
+        let t = open_stream(&mut net);
+        let total: usize = writes.iter().sum();
+        let mut sent = 0;
+        let mut got = 0;
+        let mut pending = writes.clone();
+        pending.reverse();
+        let mut buf = vec![0u8; read_size];
+        for _ in 0..10_000 {
+            if let Some(size) = pending.last().copied() {
+                let data: Vec<u8> = (sent..sent + size).map(|i| pattern(i, 1)).collect();
+                let n = net.origin.streams().write(t.id, &data).unwrap();
+                sent += n;
+                if n == size { pending.pop(); } else { *pending.last_mut().unwrap() -= n; }
+            }
+            net.drive();
+            let exit = net.relays[RELAYS - 1].circuit.as_mut().unwrap();
+            while let Ok(StreamRead::Bytes(n)) = exit.streams().read(t.exit_id, &mut buf) {
+                for (k, b) in buf[..n].iter().enumerate() {
+                    proptest::prop_assert_eq!(*b, pattern(got + k, 1));
+                }
+                got += n;
+            }
+            net.drive();
+            if got == total { break; }
+        }
+        proptest::prop_assert_eq!(got, total);
     }
 }
