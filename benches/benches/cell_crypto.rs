@@ -17,8 +17,6 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use chacha20::ChaCha20;
-use chacha20::cipher::{KeyIvInit, StreamCipher};
 use chacha20poly1305::ChaCha20Poly1305;
 use chacha20poly1305::aead::{AeadInOut, KeyInit};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
@@ -66,10 +64,7 @@ fn bench_cell_crypto(c: &mut Criterion) {
     g.bench_function("raw_chacha20_xor", |b| {
         b.iter(|| {
             n += 1;
-            let mut nonce = [0u8; 12];
-            nonce[4..].copy_from_slice(&n.to_be_bytes());
-            let mut cipher = ChaCha20::new((&k).into(), (&nonce).into());
-            cipher.apply_keystream(black_box(&mut buf));
+            warren_benches::raw_chacha20_xor(&k, n, black_box(&mut buf));
         })
     });
     let aead = ChaCha20Poly1305::new((&k).into());
@@ -166,7 +161,7 @@ fn bench_cell_crypto(c: &mut Criterion) {
 
 criterion_group! {
     name = benches;
-    config = Criterion::default().measurement_time(Duration::from_secs(3)).warm_up_time(Duration::from_secs(1));
+    config = warren_benches::criterion_config();
     targets = bench_cell_crypto
 }
 criterion_main!(benches);

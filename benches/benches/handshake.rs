@@ -9,7 +9,6 @@
 )]
 
 use std::hint::black_box;
-use std::time::Duration;
 
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use rand_chacha::ChaCha20Rng;
@@ -79,7 +78,7 @@ fn bench_handshake(c: &mut Criterion) {
 
 criterion_group! {
     name = benches;
-    config = Criterion::default().measurement_time(Duration::from_secs(3)).warm_up_time(Duration::from_secs(1));
+    config = warren_benches::criterion_config();
     targets = bench_handshake
 }
 criterion_main!(benches);

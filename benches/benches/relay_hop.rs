@@ -13,8 +13,6 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use chacha20::ChaCha20;
-use chacha20::cipher::{KeyIvInit, StreamCipher};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use rand_chacha::ChaCha20Rng;
 use rand_core::{Rng, SeedableRng};
@@ -123,9 +121,7 @@ fn bench_relay_hop(c: &mut Criterion) {
     g.bench_function("raw_chacha20_xor", |b| {
         b.iter(|| {
             n += 1;
-            let mut nonce = [0u8; 12];
-            nonce[4..].copy_from_slice(&n.to_be_bytes());
-            ChaCha20::new((&key).into(), (&nonce).into()).apply_keystream(black_box(&mut buf));
+            warren_benches::raw_chacha20_xor(&key, n, black_box(&mut buf));
         })
     });
 
@@ -171,7 +167,7 @@ fn bench_relay_hop(c: &mut Criterion) {
 
 criterion_group! {
     name = benches;
-    config = Criterion::default().measurement_time(Duration::from_secs(3)).warm_up_time(Duration::from_secs(1));
+    config = warren_benches::criterion_config();
     targets = bench_relay_hop
 }
 criterion_main!(benches);
