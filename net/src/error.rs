@@ -42,4 +42,55 @@ pub enum NetError {
         /// The file.
         path: PathBuf,
     },
+    /// The libp2p transport could not be built.
+    #[error("cannot set up the network transport: {reason}")]
+    Transport {
+        /// What libp2p said.
+        reason: String,
+    },
+    /// A listen address could not be bound.
+    #[error("cannot listen: {reason}")]
+    Listen {
+        /// What went wrong.
+        reason: String,
+    },
+    /// A link to a peer could not be opened.
+    #[error("cannot open a link to the relay: {reason}")]
+    OpenLink {
+        /// What went wrong.
+        reason: String,
+    },
+    /// A peer id or identity key is not a Warren relay identity.
+    #[error("not a relay identity: {reason}")]
+    PeerIdentity {
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// Reading from a link failed.
+    #[error("link read failed: {0}")]
+    LinkIo(#[source] std::io::Error),
+    /// The peer closed a link in the middle of a cell.
+    #[error("the peer closed the link {bytes} bytes into a cell")]
+    LinkTruncated {
+        /// Bytes of the partial cell.
+        bytes: usize,
+    },
+    /// A cell that arrived on a link is malformed.
+    #[error("bad cell on a link: {0}")]
+    BadCell(#[source] warren_proto::ProtoError),
+    /// The link is closed.
+    #[error("the link is closed")]
+    LinkClosed,
+    /// The link's send queue is full: the peer is not keeping up.
+    #[error("the link's send queue is full")]
+    LinkQueueFull,
+    /// The host's swarm task has stopped.
+    #[error("the network host has stopped")]
+    HostStopped,
+    /// A bug in Warren.
+    #[error("internal error (a bug in Warren): {reason}")]
+    Internal {
+        /// What went wrong.
+        reason: &'static str,
+    },
 }

@@ -1,12 +1,18 @@
 //! Warren networking: everything that touches the operating system on behalf
-//! of the daemons.
+//! of the daemons, and the only crate that imports libp2p.
 //!
-//! Today this is [`keystore`], the on-disk storage of long-term keys (docs/spec.md
-//! §2.2). The libp2p host and the cell link protocol join it with the relay
-//! work; `warren-net` stays the only crate that imports libp2p.
+//! * [`host`]: the libp2p host (TCP, Noise, Yamux) keyed by the relay
+//!   identity (docs/spec.md §13.1);
+//! * [`link`]: cells on one substream per circuit hop (§13.2);
+//! * [`peer`]: relay identities as libp2p peer ids;
+//! * [`keystore`]: long-term keys in 0600 files (§2.5).
 #![forbid(unsafe_code)]
 
 mod error;
+pub mod host;
 pub mod keystore;
+pub mod link;
+pub mod peer;
 
 pub use error::NetError;
+pub use libp2p::Multiaddr;
