@@ -24,6 +24,19 @@ use crate::peer::{libp2p_keypair, peer_id, relay_identity};
 /// The protocol name of a cell link (§13.2).
 pub const LINK_PROTOCOL: StreamProtocol = StreamProtocol::new("/warren/link/1");
 
+/// Substreams one connection may carry: one per circuit hop. Yamux requires
+/// its connection receive window (1 GiB in libp2p's configuration) to cover
+/// the initial 256 KiB window of every substream, which caps this at 4096;
+/// a relay's 10,000 circuits are spread over its connections to many peers
+/// (§13.2).
+const MAX_SUBSTREAMS: usize = 4096;
+
+fn yamux_config() -> yamux::Config {
+    let mut config = yamux::Config::default();
+    config.set_max_num_streams(MAX_SUBSTREAMS);
+    config
+}
+
 /// How long `start` waits for its listeners to bind.
 const LISTEN_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -89,7 +102,7 @@ impl Host {
             .with_tcp(
                 tcp::Config::default().nodelay(true),
                 noise::Config::new,
-                yamux::Config::default,
+                yamux_config,
             )
             .map_err(|e| transport(&e))?
             .with_behaviour(|_| libp2p_stream::Behaviour::new())

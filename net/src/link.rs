@@ -40,6 +40,7 @@ impl Link {
             reader: LinkReader {
                 stream: read,
                 buf: Box::new([0; CELL_LEN]),
+                filled: 0,
             },
             writer: LinkWriter { queue: tx },
         }
@@ -61,24 +62,31 @@ impl Link {
 pub struct LinkReader {
     stream: ReadHalf<Stream>,
     buf: Box<[u8; CELL_LEN]>,
+    /// Bytes of the next cell already read: kept here, not on the stack, so
+    /// that [`Self::recv`] can be cancelled (as in `select!`) without losing
+    /// the framing.
+    filled: usize,
 }
 
 impl LinkReader {
     /// The next cell, or `None` when the peer closed the substream cleanly
     /// between cells. A substream cut inside a cell is an error.
+    ///
+    /// Cancel-safe: a call dropped half-way keeps the bytes it read for the
+    /// next call.
     pub async fn recv(&mut self) -> Result<Option<Cell>, NetError> {
-        let mut filled = 0;
-        while filled < CELL_LEN {
-            let rest = self.buf.get_mut(filled..).unwrap_or_default();
+        while self.filled < CELL_LEN {
+            let rest = self.buf.get_mut(self.filled..).unwrap_or_default();
             let n = self.stream.read(rest).await.map_err(NetError::LinkIo)?;
             if n == 0 {
-                return match filled {
+                return match self.filled {
                     0 => Ok(None),
-                    _ => Err(NetError::LinkTruncated { bytes: filled }),
+                    bytes => Err(NetError::LinkTruncated { bytes }),
                 };
             }
-            filled += n;
+            self.filled += n;
         }
+        self.filled = 0;
         Cell::from_bytes(self.buf.as_slice())
             .map(Some)
             .map_err(NetError::BadCell)

@@ -1,6 +1,18 @@
-//! The Warren relay daemon and the directory-authority service: drives the
-//! sans-IO machines of `warren-proto` over the links of `warren-net`.
+//! The Warren relay daemon: drives the sans-IO circuit machines of
+//! `warren-proto` over the cell links of `warren-net` (docs/spec.md §9,
+//! §13).
 //!
-//! The daemon lands with the relay work (see the project's issue list); this
-//! crate fixes its place in the dependency order `net ← relay ← cli`.
+//! * [`config`]: what an operator sets;
+//! * [`node`]: the running relay: keys, host, accept loop, circuit limit;
+//! * `circuit_task`: one task per circuit hop, owning its `RelayCircuit`.
 #![forbid(unsafe_code)]
+
+mod circuit_task;
+pub mod config;
+mod error;
+mod keys;
+pub mod node;
+
+pub use config::RelayConfig;
+pub use error::RelayError;
+pub use node::{Relay, RelayInfo};

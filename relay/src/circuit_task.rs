@@ -1,0 +1,256 @@
+//! One circuit hop at a relay: a task that owns the hop's `RelayCircuit`
+//! and its two links (docs/spec.md §9.5, §13.2).
+//!
+//! Cells the relay passes on are processed in place and queued on the other
+//! link without waiting; a link queue that is full means a peer ignores flow
+//! control, and the circuit is shed (DESTROY RESOURCELIMIT).
+
+use std::future::{Future, pending};
+use std::pin::Pin;
+use std::sync::Arc;
+
+use tokio::sync::OwnedSemaphorePermit;
+use warren_crypto::ntor::EphemeralSecret;
+use warren_net::link::{Link, LinkReader, LinkWriter};
+use warren_net::{Multiaddr, NetError};
+use warren_proto::cell::{Cell, ChanMsg, CircId, Destroy, DestroyReason};
+use warren_proto::circuit::{RelayAction, RelayCircuit, Verdict};
+use warren_proto::relay_msg::{EndReason, LinkSpec};
+use warren_proto::stream::StreamEvent;
+
+use crate::node::Shared;
+
+/// The circuit id a relay uses on the links it opens: each link carries one
+/// circuit, so one id serves (§13.2).
+const OUTBOUND_CIRC_ID: CircId = CircId(1);
+
+type Extending = Pin<Box<dyn Future<Output = Result<Link, NetError>> + Send>>;
+
+/// Runs one circuit hop from its first cell (which must be CREATE) to its
+/// teardown. Holds a circuit slot (`_permit`) until it ends.
+pub(crate) async fn run(shared: Arc<Shared>, link: Link, _permit: OwnedSemaphorePermit) {
+    let (mut prev_rx, prev_tx) = link.split();
+    let Some(cell) = first_cell(&shared, &mut prev_rx).await else {
+        return;
+    };
+    let eph = EphemeralSecret::generate(&mut rand::rng());
+    let identity = shared.keys.identity.public();
+    let (circuit, created) =
+        match RelayCircuit::accept_create(eph, &identity, &[&shared.keys.onion], &cell) {
+            Ok(accepted) => accepted,
+            Err(e) => {
+                tracing::debug!(error = %e, "refused a CREATE");
+                let _ = send(
+                    &prev_tx,
+                    ChanMsg::Destroy(Destroy {
+                        reason: e.destroy_reason(),
+                    }),
+                    cell.circ_id,
+                );
+                return;
+            }
+        };
+    if send(&prev_tx, created, cell.circ_id).is_err() {
+        return;
+    }
+    let mut hop = Hop {
+        shared: shared.clone(),
+        circuit,
+        prev_id: cell.circ_id,
+        prev_tx,
+        next: None,
+        extending: None,
+        pending_create: None,
+    };
+    hop.run(prev_rx).await;
+}
+
+/// Answers a link's CREATE with DESTROY `reason` and drops the link.
+pub(crate) async fn refuse(shared: Arc<Shared>, link: Link, reason: DestroyReason) {
+    let (mut rx, tx) = link.split();
+    if let Some(cell) = first_cell(&shared, &mut rx).await {
+        let _ = tx.send(destroy_cell(reason, cell.circ_id)).await;
+    }
+}
+
+async fn first_cell(shared: &Shared, rx: &mut LinkReader) -> Option<Cell> {
+    match tokio::time::timeout(shared.config.create_timeout, rx.recv()).await {
+        Ok(Ok(Some(cell))) => Some(cell),
+        _ => None,
+    }
+}
+
+struct Hop {
+    shared: Arc<Shared>,
+    circuit: RelayCircuit,
+    prev_id: CircId,
+    prev_tx: LinkWriter,
+    next: Option<(LinkReader, LinkWriter)>,
+    extending: Option<Extending>,
+    pending_create: Option<ChanMsg>,
+}
+
+impl Hop {
+    async fn run(&mut self, mut prev_rx: LinkReader) {
+        let mut shutdown = self.shared.shutdown.clone();
+        loop {
+            tokio::select! {
+                cell = prev_rx.recv() => self.cell_from_prev(cell),
+                cell = recv_next(&mut self.next) => self.cell_from_next(cell),
+                link = poll_extending(&mut self.extending) => self.extended(link),
+                _ = shutdown.changed() => return,
+            }
+            if !self.carry_out_actions() {
+                return;
+            }
+        }
+    }
+
+    fn cell_from_prev(&mut self, cell: Result<Option<Cell>, NetError>) {
+        let Ok(Some(mut cell)) = cell else {
+            return self.circuit.prev_failed();
+        };
+        let now = self.shared.now();
+        match self.circuit.handle_from_prev(now, &mut cell) {
+            Ok(Verdict::Forward) => {
+                cell.circ_id = OUTBOUND_CIRC_ID;
+                let sent = self.next.as_ref().map(|(_, tx)| tx.try_send(cell));
+                if !matches!(sent, Some(Ok(()))) {
+                    self.circuit.destroy(DestroyReason::RESOURCELIMIT);
+                }
+            }
+            Ok(Verdict::Consumed) => {}
+            Err(e) => tracing::debug!(error = %e, "circuit torn down"),
+        }
+    }
+
+    fn cell_from_next(&mut self, cell: Result<Option<Cell>, NetError>) {
+        let Ok(Some(mut cell)) = cell else {
+            self.next = None;
+            return self.circuit.next_failed(DestroyReason::CHANNEL_CLOSED);
+        };
+        match self.circuit.handle_from_next(&mut cell) {
+            Ok(Verdict::Forward) => {
+                cell.circ_id = self.prev_id;
+                if self.prev_tx.try_send(cell).is_err() {
+                    self.circuit.destroy(DestroyReason::RESOURCELIMIT);
+                }
+            }
+            Ok(Verdict::Consumed) => {}
+            Err(e) => tracing::debug!(error = %e, "circuit torn down"),
+        }
+    }
+
+    fn extended(&mut self, link: Result<Link, NetError>) {
+        self.extending = None;
+        let create = self.pending_create.take();
+        match (link, create) {
+            (Ok(link), Some(create)) => {
+                let (rx, tx) = link.split();
+                if send(&tx, create, OUTBOUND_CIRC_ID).is_ok() {
+                    self.next = Some((rx, tx));
+                } else {
+                    self.circuit.next_failed(DestroyReason::CONNECTFAILED);
+                }
+            }
+            (Err(e), _) => {
+                tracing::debug!(error = %e, "extend failed");
+                self.circuit.next_failed(DestroyReason::CONNECTFAILED);
+            }
+            (Ok(_), None) => self.circuit.next_failed(DestroyReason::INTERNAL),
+        }
+    }
+
+    /// Carries out what the circuit asks for. Returns false once the circuit
+    /// is closed.
+    fn carry_out_actions(&mut self) -> bool {
+        while let Some(event) = self.circuit.streams().poll_event() {
+            if let StreamEvent::Incoming { id, .. } = event {
+                // This relay offers no exit: every stream is refused (§10.1).
+                let _ = self.circuit.streams().reset(id, EndReason::EXITPOLICY);
+            }
+        }
+        while let Some(action) = self.circuit.poll_action() {
+            match action {
+                RelayAction::ToPrev(msg) => {
+                    if send(&self.prev_tx, msg, self.prev_id).is_err() {
+                        self.circuit.prev_failed();
+                    }
+                }
+                RelayAction::ToNext(msg) => {
+                    if let Some((_, tx)) = &self.next {
+                        let _ = send(tx, msg, OUTBOUND_CIRC_ID);
+                    }
+                }
+                RelayAction::Extend {
+                    identity,
+                    link_specs,
+                    create,
+                } => {
+                    let addrs = multiaddrs(&link_specs);
+                    let shared = self.shared.clone();
+                    self.pending_create = Some(ChanMsg::Create(create));
+                    self.extending = Some(Box::pin(async move {
+                        shared.host.open_link(&identity, &addrs).await
+                    }));
+                }
+                RelayAction::Deliver(msg) => {
+                    // Onion-service roles are not offered by this relay.
+                    tracing::debug!(cmd = %msg.cmd(), "refusing an onion-service request");
+                    self.circuit.destroy(DestroyReason::PROTOCOL);
+                }
+                RelayAction::Closed(teardown) => {
+                    tracing::debug!(reason = %teardown.reason, remote = teardown.remote, "circuit closed");
+                    return false;
+                }
+            }
+        }
+        true
+    }
+}
+
+/// Encodes `msg` for circuit `id` and queues it without waiting.
+fn send(tx: &LinkWriter, msg: ChanMsg, id: CircId) -> Result<(), ()> {
+    let cell = msg.encode(id).map_err(|_| ())?;
+    tx.try_send(cell).map_err(|_| ())
+}
+
+fn destroy_cell(reason: DestroyReason, id: CircId) -> Cell {
+    let destroy = ChanMsg::Destroy(Destroy { reason });
+    destroy.encode(id).unwrap_or(Cell {
+        circ_id: id,
+        cmd: warren_proto::cell::CellCmd::DESTROY,
+        body: [0; warren_proto::cell::CELL_BODY_LEN],
+    })
+}
+
+async fn recv_next(next: &mut Option<(LinkReader, LinkWriter)>) -> Result<Option<Cell>, NetError> {
+    match next {
+        Some((rx, _)) => rx.recv().await,
+        None => pending().await,
+    }
+}
+
+async fn poll_extending(extending: &mut Option<Extending>) -> Result<Link, NetError> {
+    match extending {
+        Some(fut) => fut.await,
+        None => pending().await,
+    }
+}
+
+/// The addresses in EXTEND's link specifiers that a libp2p host can dial.
+fn multiaddrs(specs: &[LinkSpec]) -> Vec<Multiaddr> {
+    specs
+        .iter()
+        .filter_map(|spec| match spec {
+            LinkSpec::Multiaddr(bytes) => Multiaddr::try_from(bytes.clone()).ok(),
+            LinkSpec::Ipv4(addr) => format!("/ip4/{}/tcp/{}", addr.ip(), addr.port())
+                .parse()
+                .ok(),
+            LinkSpec::Ipv6(addr) => format!("/ip6/{}/tcp/{}", addr.ip(), addr.port())
+                .parse()
+                .ok(),
+            _ => None,
+        })
+        .collect()
+}

@@ -1,0 +1,64 @@
+//! What a relay operator sets (docs/spec.md §13.3).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use warren_net::Multiaddr;
+
+use crate::RelayError;
+
+/// The default cap on concurrent circuits.
+pub const DEFAULT_MAX_CIRCUITS: usize = 10_000;
+
+/// A relay's settings.
+#[derive(Debug, Clone)]
+pub struct RelayConfig {
+    /// Where the relay keeps its keys (mode 0600) and its state files.
+    pub data_dir: PathBuf,
+    /// Addresses to listen on, e.g. `/ip4/127.0.0.2/tcp/9101`.
+    pub listen: Vec<Multiaddr>,
+    /// Circuits held at once; a CREATE beyond this is refused with DESTROY
+    /// RESOURCELIMIT.
+    pub max_circuits: usize,
+    /// How long a link connection with no circuit on it is kept.
+    pub idle_timeout: Duration,
+    /// How long a new link may take to deliver its CREATE.
+    pub create_timeout: Duration,
+}
+
+impl RelayConfig {
+    /// A configuration with the defaults and the given data directory and
+    /// listen addresses (each parsed, with the bad one named on error).
+    pub fn new(data_dir: PathBuf, listen: &[String]) -> Result<Self, RelayError> {
+        let listen = listen
+            .iter()
+            .map(|a| {
+                a.parse().map_err(|e| {
+                    RelayError::Config(format!("listen address {a:?} is not a multiaddr: {e}"))
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let config = Self {
+            data_dir,
+            listen,
+            max_circuits: DEFAULT_MAX_CIRCUITS,
+            idle_timeout: Duration::from_secs(60),
+            create_timeout: Duration::from_secs(30),
+        };
+        config.check()?;
+        Ok(config)
+    }
+
+    /// Refuses settings the relay cannot run with.
+    pub fn check(&self) -> Result<(), RelayError> {
+        if self.listen.is_empty() {
+            return Err(RelayError::Config(
+                "a relay needs at least one listen address".into(),
+            ));
+        }
+        if self.max_circuits == 0 {
+            return Err(RelayError::Config("max_circuits must be at least 1".into()));
+        }
+        Ok(())
+    }
+}

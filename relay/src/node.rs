@@ -1,0 +1,148 @@
+//! A running relay (docs/spec.md §13.3): its keys, its libp2p host, the
+//! accept loop and the circuit limit.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use tokio::sync::{Semaphore, watch};
+use tokio::task::{JoinHandle, JoinSet};
+use warren_crypto::{OnionPublicKey, RelayIdentity};
+use warren_net::Multiaddr;
+use warren_net::host::{Host, HostConfig, IncomingLinks};
+use warren_proto::cell::DestroyReason;
+use warren_proto::time::Timestamp;
+
+use crate::circuit_task;
+use crate::keys::RelayKeys;
+use crate::{RelayConfig, RelayError};
+
+/// Who a relay is and where it listens.
+#[derive(Debug, Clone)]
+pub struct RelayInfo {
+    /// Its identity (its libp2p peer id is derived from it).
+    pub identity: RelayIdentity,
+    /// Its bound listen addresses.
+    pub listen_addrs: Vec<Multiaddr>,
+}
+
+/// What every circuit task of a relay shares.
+pub(crate) struct Shared {
+    pub(crate) host: Host,
+    pub(crate) keys: RelayKeys,
+    pub(crate) config: RelayConfig,
+    pub(crate) circuits: Arc<Semaphore>,
+    started: Instant,
+    pub(crate) shutdown: watch::Receiver<bool>,
+}
+
+impl Shared {
+    /// Now, on the relay's monotonic clock (§1.2).
+    pub(crate) fn now(&self) -> Timestamp {
+        let micros = u64::try_from(self.started.elapsed().as_micros()).unwrap_or(u64::MAX);
+        Timestamp::from_micros(micros)
+    }
+}
+
+/// A running relay. Dropping it stops it: every circuit is abandoned and its
+/// links close, as when the process dies.
+pub struct Relay {
+    info: RelayInfo,
+    onion_key: OnionPublicKey,
+    circuits: Arc<Semaphore>,
+    max_circuits: usize,
+    shutdown: watch::Sender<bool>,
+    task: JoinHandle<()>,
+}
+
+impl Relay {
+    /// Loads or creates the keys, starts the host and begins accepting
+    /// circuits.
+    pub async fn start(config: RelayConfig) -> Result<Self, RelayError> {
+        config.check()?;
+        std::fs::create_dir_all(&config.data_dir).map_err(|source| RelayError::State {
+            path: config.data_dir.clone(),
+            source,
+        })?;
+        let keys = RelayKeys::load_or_create(&config.data_dir)?;
+        let host_config = HostConfig {
+            listen: config.listen.clone(),
+            idle_timeout: config.idle_timeout,
+        };
+        let (host, incoming) = Host::start(&keys.identity, &host_config)
+            .await
+            .map_err(RelayError::Host)?;
+        let info = RelayInfo {
+            identity: keys.identity.public(),
+            listen_addrs: host.listen_addrs().to_vec(),
+        };
+        tracing::info!(addresses = info.listen_addrs.len(), "relay listening");
+        let onion_key = keys.onion.public();
+        let circuits = Arc::new(Semaphore::new(config.max_circuits));
+        let (shutdown, watch_shutdown) = watch::channel(false);
+        let max_circuits = config.max_circuits;
+        let shared = Arc::new(Shared {
+            host,
+            keys,
+            config,
+            circuits: circuits.clone(),
+            started: Instant::now(),
+            shutdown: watch_shutdown,
+        });
+        let task = tokio::spawn(accept_loop(shared, incoming));
+        Ok(Self {
+            info,
+            onion_key,
+            circuits,
+            max_circuits,
+            shutdown,
+            task,
+        })
+    }
+
+    /// Who the relay is and where it listens.
+    pub fn info(&self) -> &RelayInfo {
+        &self.info
+    }
+
+    /// The relay's current onion key (it goes into the relay's descriptor).
+    pub fn onion_key(&self) -> OnionPublicKey {
+        self.onion_key
+    }
+
+    /// Circuits open now.
+    pub fn open_circuits(&self) -> usize {
+        self.max_circuits
+            .saturating_sub(self.circuits.available_permits())
+    }
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        let _ = self.shutdown.send(true);
+        self.task.abort();
+    }
+}
+
+/// Accepts links; each one carries one circuit hop, run by its own task
+/// while a circuit slot is free, refused with DESTROY RESOURCELIMIT when
+/// none is.
+async fn accept_loop(shared: Arc<Shared>, mut incoming: IncomingLinks) {
+    let mut tasks = JoinSet::new();
+    loop {
+        tokio::select! {
+            link = incoming.next() => {
+                let Some(link) = link else { return };
+                match shared.circuits.clone().try_acquire_owned() {
+                    Ok(permit) => {
+                        tasks.spawn(circuit_task::run(shared.clone(), link, permit));
+                    }
+                    Err(_) => {
+                        tracing::debug!("circuit limit reached; refusing a CREATE");
+                        tasks.spawn(circuit_task::refuse(shared.clone(), link, DestroyReason::RESOURCELIMIT));
+                    }
+                }
+            }
+            Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
+        }
+    }
+}
