@@ -1,4 +1,5 @@
 //! The subcommands of `warren`.
 
 pub(crate) mod keygen;
+pub(crate) mod relay;
 pub(crate) mod unbuilt;

@@ -5,13 +5,17 @@
 
 use tracing_subscriber::EnvFilter;
 
+/// The default filter: Warren at `info`; the networking libraries only at
+/// `warn`, because libp2p logs peer ids (public keys) at `info`.
+const DEFAULT_FILTER: &str = "info,libp2p_swarm=warn,libp2p_tcp=warn,libp2p_noise=warn,yamux=warn";
+
 /// Installs the global subscriber. `filter` wins over `WARREN_LOG`; the
-/// default is `info`.
+/// default is [`DEFAULT_FILTER`].
 pub(crate) fn init(filter: Option<&str>) {
     let filter = filter
         .map(EnvFilter::new)
         .or_else(|| EnvFilter::try_from_env("WARREN_LOG").ok())
-        .unwrap_or_else(|| EnvFilter::new("info"));
+        .unwrap_or_else(|| EnvFilter::new(DEFAULT_FILTER));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

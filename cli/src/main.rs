@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 mod cmd;
+mod config;
 mod logging;
 
 use std::process::ExitCode;
@@ -28,8 +29,8 @@ struct Cli {
 enum Command {
     /// Run a directory authority that votes on and signs the relay directory.
     Authority(cmd::unbuilt::Args),
-    /// Run a relay (guard, middle, intro, rendezvous, HSDir, optional exit).
-    Relay(cmd::unbuilt::Args),
+    /// Run a relay: carries circuits for the network.
+    Relay(cmd::relay::Args),
     /// Run a client: local SOCKS5 and HTTP proxy entries into the network.
     Client(cmd::unbuilt::Args),
     /// Run an onion service in front of a local backend API.
@@ -48,7 +49,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Keygen(args) => cmd::keygen::run(&args),
         Command::Authority(_) => cmd::unbuilt::run("authority"),
-        Command::Relay(_) => cmd::unbuilt::run("relay"),
+        Command::Relay(args) => cmd::relay::run(&args),
         Command::Client(_) => cmd::unbuilt::run("client"),
         Command::Service(_) => cmd::unbuilt::run("service"),
         Command::Sim(_) => cmd::unbuilt::run("sim"),

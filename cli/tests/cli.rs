@@ -43,7 +43,7 @@ fn version_prints_the_crate_version() {
 
 #[test]
 fn unbuilt_subcommands_say_so_in_one_line_and_fail() {
-    for sub in ["authority", "relay", "client", "service", "sim", "testnet"] {
+    for sub in ["authority", "client", "service", "sim", "testnet"] {
         let out = warren(&[sub, "--config", "x.toml"]);
         assert!(!out.status.success(), "warren {sub} exited 0");
         let err = String::from_utf8(out.stderr).unwrap();
@@ -84,4 +84,87 @@ fn keygen_every_kind() {
         let public = String::from_utf8(out.stdout).unwrap();
         assert_eq!(public.trim().len(), 64, "{kind}: {public}");
     }
+}
+
+/// Starts `warren relay` on 127.0.0.x, waits for its info file, stops it by
+/// PID, and returns the info file's text.
+fn run_relay_once(data_dir: &std::path::Path, ip: &str) -> String {
+    let info = data_dir.with_extension("info");
+    let _ = std::fs::remove_file(&info);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_warren"))
+        .args(["relay", "--data-dir"])
+        .arg(data_dir)
+        .args(["--listen", &format!("/ip4/{ip}/tcp/0"), "--info-file"])
+        .arg(&info)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start warren relay");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let text = loop {
+        if let Ok(text) = std::fs::read_to_string(&info) {
+            break text;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the relay wrote no info file"
+        );
+        assert!(
+            child.try_wait().expect("poll").is_none(),
+            "the relay exited early"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    child.kill().expect("stop the relay");
+    let out = child.wait_with_output().expect("reap the relay");
+    let log = String::from_utf8_lossy(&out.stderr);
+    // Safe logging (docs/spec.md §1.4): no address and no key at info.
+    assert!(
+        !log.contains(ip) && !log.contains("12D3Koo"),
+        "unsafe log:\n{log}"
+    );
+    text
+}
+
+#[test]
+fn relay_keeps_its_identity_across_restarts() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("relay");
+    let first = run_relay_once(&data, "127.0.0.11");
+    assert!(
+        first
+            .lines()
+            .any(|l| l.starts_with("listen /ip4/127.0.0.11/tcp/")),
+        "{first}"
+    );
+    let identity = first.lines().next().unwrap().to_string();
+    assert!(identity.starts_with("identity ") && identity.len() == "identity ".len() + 64);
+    for key in ["identity.key", "onion.key"] {
+        let mode = std::fs::metadata(data.join(key))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777;
+        assert_eq!(mode, 0o600, "{key}");
+    }
+    let second = run_relay_once(&data, "127.0.0.11");
+    assert_eq!(second.lines().next().unwrap(), identity);
+}
+
+#[test]
+fn relay_reports_a_bad_listen_address() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = warren(&[
+        "relay",
+        "--data-dir",
+        dir.path().to_str().unwrap(),
+        "--listen",
+        "127.0.0.1:9000",
+    ]);
+    assert!(!out.status.success());
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.contains("127.0.0.1:9000") && err.contains("multiaddr"),
+        "{err}"
+    );
 }
