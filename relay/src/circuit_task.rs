@@ -66,7 +66,12 @@ pub(crate) async fn run(shared: Arc<Shared>, link: Link, _permit: OwnedSemaphore
 }
 
 /// Answers a link's CREATE with DESTROY `reason` and drops the link.
-pub(crate) async fn refuse(shared: Arc<Shared>, link: Link, reason: DestroyReason) {
+pub(crate) async fn refuse(
+    shared: Arc<Shared>,
+    link: Link,
+    reason: DestroyReason,
+    _permit: OwnedSemaphorePermit,
+) {
     let (mut rx, tx) = link.split();
     if let Some(cell) = first_cell(&shared, &mut rx).await {
         let _ = tx.send(destroy_cell(reason, cell.circ_id)).await;

@@ -16,6 +16,10 @@ use crate::circuit_task;
 use crate::keys::RelayKeys;
 use crate::{RelayConfig, RelayError};
 
+/// Refusals (a DESTROY for a CREATE beyond the circuit limit) in progress at
+/// once; beyond this, new links are dropped unanswered.
+const MAX_PENDING_REFUSALS: usize = 256;
+
 /// Who a relay is and where it listens.
 #[derive(Debug, Clone)]
 pub struct RelayInfo {
@@ -128,6 +132,7 @@ impl Drop for Relay {
 /// none is.
 async fn accept_loop(shared: Arc<Shared>, mut incoming: IncomingLinks) {
     let mut tasks = JoinSet::new();
+    let refusals = Arc::new(Semaphore::new(MAX_PENDING_REFUSALS));
     loop {
         tokio::select! {
             link = incoming.next() => {
@@ -136,10 +141,14 @@ async fn accept_loop(shared: Arc<Shared>, mut incoming: IncomingLinks) {
                     Ok(permit) => {
                         tasks.spawn(circuit_task::run(shared.clone(), link, permit));
                     }
-                    Err(_) => {
-                        tracing::debug!("circuit limit reached; refusing a CREATE");
-                        tasks.spawn(circuit_task::refuse(shared.clone(), link, DestroyReason::RESOURCELIMIT));
-                    }
+                    Err(_) => match refusals.clone().try_acquire_owned() {
+                        Ok(permit) => {
+                            tracing::debug!("circuit limit reached; refusing a CREATE");
+                            tasks.spawn(circuit_task::refuse(shared.clone(), link, DestroyReason::RESOURCELIMIT, permit));
+                        }
+                        // Under a flood even refusals are bounded: drop the link.
+                        Err(_) => drop(link),
+                    },
                 }
             }
             Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
