@@ -19,6 +19,8 @@ pub(crate) struct RelayFile {
     pub(crate) listen: Vec<String>,
     /// Circuits held at once.
     pub(crate) max_circuits: Option<usize>,
+    /// Exit-policy rules, first match wins (absent: no exit).
+    pub(crate) exit_policy: Option<Vec<String>>,
 }
 
 impl RelayFile {

@@ -1,9 +1,56 @@
-//! The Warren relay directory (docs/spec.md §8): relay descriptors, votes, the
-//! deterministic consensus algorithm, signature checks, onion-service
-//! descriptors, the HSDir ring and path selection.
+//! The Warren relay directory (docs/spec.md §12): relay descriptors,
+//! authority certificates, votes, the deterministic consensus algorithm, the
+//! checks a client applies to a consensus, and the HSDir ring.
 //!
-//! Pure like `warren-proto`: no I/O, no clock reads, no OS randomness. Time and
-//! randomness are arguments. The documents and algorithms land with the
-//! directory work (see the project's issue list); this crate fixes their
-//! place in the dependency order `crypto ← proto ← directory ← net`.
+//! Pure like `warren-proto`: no I/O, no clock reads, no OS randomness. Time
+//! is an argument (Unix seconds, `u64`) and randomness a `CryptoRng`.
+//!
+//! ```text
+//! relay:      RelayDescriptor ──sign──▶ SignedDescriptor ──bytes──▶ authorities
+//! authority:  descriptors + observations ──assign_flags──▶ VoteBody ──sign──▶ Vote
+//!             votes ──ConsensusBody::compute──▶ body ──ConsensusSignature::sign──▶ signature
+//!             body + signatures ──Consensus::assemble──▶ Consensus ──bytes──▶ caches, clients
+//! client:     bytes ──Consensus::decode──▶ Unchecked ──verify(authorities)──▶ TimeBound
+//!             ──check_valid_at(now)──▶ Consensus ──HsDirRing::new──▶ HSDir choices
+//! ```
+//!
+//! Every signed document follows [`signed`]'s pattern: decoding gives an
+//! [`Unchecked`], verification a [`TimeBound`], the time check the document.
 #![forbid(unsafe_code)]
+
+pub mod authority;
+mod bits;
+pub mod consensus;
+pub mod descriptor;
+mod error;
+pub mod exit_policy;
+mod fields;
+#[doc(hidden)]
+pub mod fuzzing;
+pub mod hsdir_ring;
+pub mod roles;
+pub mod signed;
+pub mod status;
+#[cfg(test)]
+mod testing;
+pub mod vote;
+mod wire;
+
+pub use authority::{
+    AuthorityCert, AuthorityIdentity, AuthorityIdentityKeypair, AuthoritySet, AuthoritySigningKey,
+    AuthoritySigningKeypair,
+};
+pub use consensus::{Consensus, ConsensusBody, ConsensusSignature};
+pub use descriptor::{OnionKeyCert, RelayDescriptor, SignedDescriptor};
+pub use error::{DirectoryError, ErrorKind};
+pub use exit_policy::{
+    AddrPattern, ExitAction, ExitPolicy, ExitRule, ExitSummary, PortRange, PortSet,
+};
+pub use fields::{MAX_ADDRESS_LEN, MAX_ADDRESSES, MAX_FAMILY, MAX_SOFTWARE_LEN};
+pub use hsdir_ring::HsDirRing;
+pub use roles::Roles;
+pub use signed::{TimeBound, Unchecked, Verifiable, Window};
+pub use status::{Flags, RelayInfo, RelayStatus};
+pub use vote::{
+    FlagThresholds, Observation, Vote, VoteBody, assign_flags, shared_random_contribution,
+};

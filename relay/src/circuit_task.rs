@@ -18,6 +18,7 @@ use warren_proto::circuit::{RelayAction, RelayCircuit, Verdict};
 use warren_proto::relay_msg::{EndReason, LinkSpec};
 use warren_proto::stream::StreamEvent;
 
+use crate::exit::{ExitEvent, ExitStreams};
 use crate::node::Shared;
 
 /// The circuit id a relay uses on the links it opens: each link carries one
@@ -61,6 +62,7 @@ pub(crate) async fn run(shared: Arc<Shared>, link: Link, _permit: OwnedSemaphore
         next: None,
         extending: None,
         pending_create: None,
+        exit: shared.config.exit_policy.clone().map(ExitStreams::new),
     };
     hop.run(prev_rx).await;
 }
@@ -93,6 +95,8 @@ struct Hop {
     next: Option<(LinkReader, LinkWriter)>,
     extending: Option<Extending>,
     pending_create: Option<ChanMsg>,
+    /// The exit streams, when this relay is an exit.
+    exit: Option<ExitStreams>,
 }
 
 impl Hop {
@@ -103,6 +107,11 @@ impl Hop {
                 cell = prev_rx.recv() => self.cell_from_prev(cell),
                 cell = recv_next(&mut self.next) => self.cell_from_next(cell),
                 link = poll_extending(&mut self.extending) => self.extended(link),
+                Some(event) = recv_exit(&mut self.exit) => {
+                    if let Some(exit) = self.exit.as_mut() {
+                        exit.handle(self.circuit.streams(), event);
+                    }
+                }
                 _ = shutdown.changed() => return,
             }
             if !self.carry_out_actions() {
@@ -146,6 +155,25 @@ impl Hop {
         }
     }
 
+    fn stream_event(&mut self, event: StreamEvent) {
+        let streams = self.circuit.streams();
+        let Some(exit) = self.exit.as_mut() else {
+            if let StreamEvent::Incoming { id, .. } = event {
+                // This relay is no exit: every stream is refused (§13.4).
+                let _ = streams.reset(id, EndReason::EXITPOLICY);
+            }
+            return;
+        };
+        match event {
+            StreamEvent::Incoming { id, host, port } => exit.open(id, host, port),
+            StreamEvent::Readable(id) | StreamEvent::Ended { id, .. } => {
+                exit.flush_to_tcp(streams, id)
+            }
+            StreamEvent::Writable(id) => exit.flush_to_stream(streams, id),
+            StreamEvent::Opened(_) => {}
+        }
+    }
+
     fn extended(&mut self, link: Result<Link, NetError>) {
         self.extending = None;
         let create = self.pending_create.take();
@@ -170,10 +198,7 @@ impl Hop {
     /// is closed.
     fn carry_out_actions(&mut self) -> bool {
         while let Some(event) = self.circuit.streams().poll_event() {
-            if let StreamEvent::Incoming { id, .. } = event {
-                // This relay offers no exit: every stream is refused (§10.1).
-                let _ = self.circuit.streams().reset(id, EndReason::EXITPOLICY);
-            }
+            self.stream_event(event);
         }
         while let Some(action) = self.circuit.poll_action() {
             match action {
@@ -232,6 +257,13 @@ fn destroy_cell(reason: DestroyReason, id: CircId) -> Cell {
 async fn recv_next(next: &mut Option<(LinkReader, LinkWriter)>) -> Result<Option<Cell>, NetError> {
     match next {
         Some((rx, _)) => rx.recv().await,
+        None => pending().await,
+    }
+}
+
+async fn recv_exit(exit: &mut Option<ExitStreams>) -> Option<ExitEvent> {
+    match exit {
+        Some(exit) => exit.events.recv().await,
         None => pending().await,
     }
 }

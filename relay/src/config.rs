@@ -1,8 +1,10 @@
 //! What a relay operator sets (docs/spec.md §13.3).
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
+use warren_directory::exit_policy::ExitPolicy;
 use warren_net::Multiaddr;
 
 use crate::RelayError;
@@ -24,6 +26,8 @@ pub struct RelayConfig {
     pub idle_timeout: Duration,
     /// How long a new link may take to deliver its CREATE.
     pub create_timeout: Duration,
+    /// The exit policy; `None` (the default) means this relay is no exit.
+    pub exit_policy: Option<Arc<ExitPolicy>>,
 }
 
 impl RelayConfig {
@@ -44,6 +48,7 @@ impl RelayConfig {
             max_circuits: DEFAULT_MAX_CIRCUITS,
             idle_timeout: Duration::from_secs(60),
             create_timeout: Duration::from_secs(30),
+            exit_policy: None,
         };
         config.check()?;
         Ok(config)

@@ -4,12 +4,14 @@
 //!
 //! * [`config`]: what an operator sets;
 //! * [`node`]: the running relay: keys, host, accept loop, circuit limit;
-//! * `circuit_task`: one task per circuit hop, owning its `RelayCircuit`.
+//! * `circuit_task`: one task per circuit hop, owning its `RelayCircuit`;
+//! * `exit`: the exit role, streams to TCP under an exit policy.
 #![forbid(unsafe_code)]
 
 mod circuit_task;
 pub mod config;
 mod error;
+mod exit;
 mod keys;
 pub mod node;
 

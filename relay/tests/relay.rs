@@ -49,10 +49,15 @@ impl TestRelay {
 }
 
 async fn start_relay(ip: &str, max_circuits: usize) -> TestRelay {
+    start_relay_with(ip, max_circuits, None).await
+}
+
+async fn start_relay_with(ip: &str, max_circuits: usize, exit_policy: Option<&str>) -> TestRelay {
     let dir = tempfile::tempdir().unwrap();
     let mut config =
         RelayConfig::new(dir.path().join("relay"), &[format!("/ip4/{ip}/tcp/0")]).unwrap();
     config.max_circuits = max_circuits;
+    config.exit_policy = exit_policy.map(|p| std::sync::Arc::new(p.parse().unwrap()));
     let relay = Relay::start(config).await.expect("relay starts");
     TestRelay {
         relay: Some(relay),
@@ -337,4 +342,114 @@ async fn malformed_cells_close_only_their_circuits() {
     }
     round_trip_through(&mut healthy).await;
     assert!(healthy.closed().is_none());
+}
+
+/// Byte `i` of the test stream.
+fn pattern(i: usize) -> u8 {
+    ((i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 29) as u8
+}
+
+impl Origin {
+    /// Writes `total` pattern bytes on stream `id` and checks that the same
+    /// bytes come back (the target echoes).
+    async fn echo(&mut self, id: warren_proto::relay_msg::StreamId, total: usize) {
+        let (mut sent, mut got) = (0, 0);
+        let mut buf = vec![0u8; 64 * 1024];
+        while got < total {
+            while sent < total {
+                let chunk: Vec<u8> = (sent..total.min(sent + 16 * 1024)).map(pattern).collect();
+                let n = self.circuit.streams().write(id, &chunk).expect("write");
+                sent += n;
+                if n < chunk.len() {
+                    break;
+                }
+            }
+            self.flush().await;
+            loop {
+                match self.circuit.streams().read(id, &mut buf).expect("read") {
+                    warren_proto::stream::StreamRead::Bytes(n) => {
+                        for (k, b) in buf[..n].iter().enumerate() {
+                            assert_eq!(*b, pattern(got + k), "byte {} came back altered", got + k);
+                        }
+                        got += n;
+                    }
+                    warren_proto::stream::StreamRead::WouldBlock => break,
+                    warren_proto::stream::StreamRead::Finished(r) => {
+                        panic!("stream ended early: {r}")
+                    }
+                }
+            }
+            self.flush().await;
+            if got >= total {
+                break;
+            }
+            let cell = tokio::time::timeout(DEADLINE, self.rx.recv())
+                .await
+                .expect("the transfer stalled")
+                .expect("link")
+                .expect("the link closed");
+            let now = self.now();
+            self.circuit.handle_cell(now, cell).expect("cell");
+            self.flush().await;
+        }
+    }
+}
+
+/// A TCP echo server on 127.0.0.1 for one connection.
+async fn echo_server() -> u16 {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        let (conn, _) = listener.accept().await.unwrap();
+        let (mut r, mut w) = conn.into_split();
+        let _ = tokio::io::copy(&mut r, &mut w).await;
+    });
+    port
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn moves_100_mib_through_three_real_relays_to_an_exit_target() {
+    const TOTAL: usize = 100 * 1024 * 1024;
+    let relays = [
+        start_relay("127.0.0.12", 100).await,
+        start_relay("127.0.0.13", 100).await,
+        start_relay_with("127.0.0.14", 100, Some("accept 127.0.0.0/8:1-65535")).await,
+    ];
+    let port = echo_server().await;
+    let host = client_host(5).await;
+    let mut origin = Origin::build(&host, &[&relays[0], &relays[1], &relays[2]]).await;
+    let now = origin.now();
+    let id = origin
+        .circuit
+        .begin_stream(now, "127.0.0.1", port)
+        .expect("begin");
+    origin.flush().await;
+    let opened = CircEvent::Stream(StreamEvent::Opened(id));
+    origin.until("CONNECTED", |e| e.contains(&opened)).await;
+    let started = Instant::now();
+    origin.echo(id, TOTAL).await;
+    eprintln!(
+        "100 MiB up and back through three relays in {:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_exit_refuses_what_its_policy_does_not_allow() {
+    let relay = start_relay_with("127.0.0.15", 100, Some("accept 127.0.0.1/32:1-1000")).await;
+    let host = client_host(6).await;
+    let mut origin = Origin::build(&host, &[&relay]).await;
+    let now = origin.now();
+    let id = origin
+        .circuit
+        .begin_stream(now, "127.0.0.1", 8080)
+        .expect("begin");
+    origin.flush().await;
+    let refused = CircEvent::Stream(StreamEvent::Ended {
+        id,
+        reason: EndReason::EXITPOLICY,
+    });
+    origin
+        .until("END EXITPOLICY", |e| e.contains(&refused))
+        .await;
 }

@@ -60,3 +60,32 @@ fn key_file_corpus() {
 fn ntor_corpus() {
     replay("ntor", warren_crypto::fuzzing::ntor);
 }
+
+#[test]
+fn descriptor_corpus() {
+    replay("descriptor", warren_directory::fuzzing::descriptor);
+}
+
+#[test]
+fn vote_corpus() {
+    replay("vote", warren_directory::fuzzing::vote);
+}
+
+#[test]
+fn consensus_corpus() {
+    replay("consensus", warren_directory::fuzzing::consensus);
+}
+
+/// The valid directory seeds still decode, so the corpora keep reaching
+/// past the first checks (docs/spec.md §12.11 made them).
+#[test]
+fn directory_valid_seeds_decode() {
+    let seed = |target: &str, name: &str| {
+        std::fs::read(workspace_root().join("fuzz/corpus").join(target).join(name)).unwrap()
+    };
+    for name in ["valid-a", "valid-b"] {
+        assert!(warren_directory::SignedDescriptor::decode(&seed("descriptor", name)).is_ok());
+    }
+    assert!(warren_directory::Vote::decode(&seed("vote", "valid")).is_ok());
+    assert!(warren_directory::Consensus::decode(&seed("consensus", "valid")).is_ok());
+}

@@ -6,8 +6,10 @@
 
 use std::io::Write;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use anyhow::Context;
+use warren_directory::exit_policy::ExitPolicy;
 use warren_relay::{Relay, RelayConfig};
 
 use crate::config::RelayFile;
@@ -28,6 +30,10 @@ pub(crate) struct Args {
     /// Circuits held at once; CREATEs beyond it are refused.
     #[arg(long, value_name = "N")]
     max_circuits: Option<usize>,
+    /// Make this relay an exit with this policy, rules separated by commas,
+    /// first match wins, e.g. "accept 127.0.0.0/8:1-65535" (default: no exit).
+    #[arg(long, value_name = "RULES")]
+    exit_policy: Option<String>,
     /// Write the relay's identity and bound addresses to this file once it
     /// listens (one `identity HEX` line, then one `listen ADDR` line each).
     #[arg(long, value_name = "FILE")]
@@ -73,6 +79,16 @@ fn settings(args: &Args) -> anyhow::Result<RelayConfig> {
     let mut config = RelayConfig::new(data_dir, &listen)?;
     if let Some(n) = args.max_circuits.or(file.max_circuits) {
         config.max_circuits = n;
+    }
+    let policy = args
+        .exit_policy
+        .clone()
+        .or(file.exit_policy.map(|rules| rules.join(", ")));
+    if let Some(text) = policy {
+        let policy: ExitPolicy = text
+            .parse()
+            .with_context(|| format!("exit policy {text:?}"))?;
+        config.exit_policy = Some(Arc::new(policy));
     }
     config.check()?;
     Ok(config)
