@@ -8,6 +8,8 @@
     reason = "test support: a missing or broken vector must fail the test that reads it"
 )]
 
+pub mod net;
+
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
