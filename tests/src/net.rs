@@ -206,12 +206,14 @@ impl Origin {
 
 /// A BEGIN travels to the last hop and its END comes back: the relay offers
 /// no exit, so the stream is refused by exit policy.
-/// Sends BEGIN to the last hop (no exit) and waits for its END EXITPOLICY.
-pub async fn round_trip_through(origin: &mut Origin) {
+/// Sends BEGIN for `127.0.0.1:port` to the last hop and waits for its END
+/// EXITPOLICY: a round trip through the whole circuit to a relay that is no
+/// exit, or whose policy refuses the port.
+pub async fn expect_exit_refusal(origin: &mut Origin, port: u16) {
     let now = origin.now();
     let id = origin
         .circuit
-        .begin_stream(now, "127.0.0.1", 80)
+        .begin_stream(now, "127.0.0.1", port)
         .expect("begin");
     origin.flush().await;
     let refused = CircEvent::Stream(StreamEvent::Ended {
@@ -219,7 +221,7 @@ pub async fn round_trip_through(origin: &mut Origin) {
         reason: EndReason::EXITPOLICY,
     });
     origin
-        .until("END from the last hop", |e| e.contains(&refused))
+        .until("END EXITPOLICY", |e| e.contains(&refused))
         .await;
 }
 
@@ -233,7 +235,6 @@ impl Origin {
     /// bytes come back (the target echoes).
     pub async fn echo(&mut self, id: warren_proto::relay_msg::StreamId, total: usize) {
         let (mut sent, mut got) = (0, 0);
-        let mut buf = vec![0u8; 64 * 1024];
         while got < total {
             while sent < total {
                 let chunk: Vec<u8> = (sent..total.min(sent + 16 * 1024)).map(pattern).collect();
@@ -244,33 +245,43 @@ impl Origin {
                 }
             }
             self.flush().await;
-            loop {
-                match self.circuit.streams().read(id, &mut buf).expect("read") {
-                    warren_proto::stream::StreamRead::Bytes(n) => {
-                        for (k, b) in buf[..n].iter().enumerate() {
-                            assert_eq!(*b, pattern(got + k), "byte {} came back altered", got + k);
-                        }
-                        got += n;
-                    }
-                    warren_proto::stream::StreamRead::WouldBlock => break,
-                    warren_proto::stream::StreamRead::Finished(r) => {
-                        panic!("stream ended early: {r}")
-                    }
-                }
-            }
+            assert!(!self.drain_checked(id, &mut got), "the stream ended early");
             self.flush().await;
-            if got >= total {
-                break;
+            if got < total {
+                self.next_cell().await;
             }
-            let cell = tokio::time::timeout(DEADLINE, self.rx.recv())
-                .await
-                .expect("the transfer stalled")
-                .expect("link")
-                .expect("the link closed");
-            let now = self.now();
-            self.circuit.handle_cell(now, cell).expect("cell");
-            self.flush().await;
         }
+    }
+
+    /// Reads what stream `id` holds, checking every byte against
+    /// [`pattern`] from offset `*got`. Returns true once the stream ended.
+    fn drain_checked(&mut self, id: warren_proto::relay_msg::StreamId, got: &mut usize) -> bool {
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            match self.circuit.streams().read(id, &mut buf).expect("read") {
+                warren_proto::stream::StreamRead::Bytes(n) => {
+                    for (k, b) in buf[..n].iter().enumerate() {
+                        assert_eq!(*b, pattern(*got + k), "byte {} arrived altered", *got + k);
+                    }
+                    *got += n;
+                }
+                warren_proto::stream::StreamRead::WouldBlock => return false,
+                warren_proto::stream::StreamRead::Finished(_) => return true,
+            }
+        }
+    }
+
+    /// Waits for the next cell from the first hop and hands it to the
+    /// circuit, then sends what the circuit has to send.
+    async fn next_cell(&mut self) {
+        let cell = tokio::time::timeout(DEADLINE, self.rx.recv())
+            .await
+            .expect("the transfer stalled")
+            .expect("link")
+            .expect("the link closed");
+        let now = self.now();
+        self.circuit.handle_cell(now, cell).expect("cell");
+        self.flush().await;
     }
 }
 
@@ -329,29 +340,10 @@ impl Origin {
     /// [`pattern`]; returns how many bytes came.
     pub async fn download(&mut self, id: warren_proto::relay_msg::StreamId) -> usize {
         let mut got = 0;
-        let mut buf = vec![0u8; 64 * 1024];
-        loop {
-            loop {
-                match self.circuit.streams().read(id, &mut buf).expect("read") {
-                    warren_proto::stream::StreamRead::Bytes(n) => {
-                        for (k, b) in buf[..n].iter().enumerate() {
-                            assert_eq!(*b, pattern(got + k), "byte {} arrived altered", got + k);
-                        }
-                        got += n;
-                    }
-                    warren_proto::stream::StreamRead::WouldBlock => break,
-                    warren_proto::stream::StreamRead::Finished(_) => return got,
-                }
-            }
+        while !self.drain_checked(id, &mut got) {
             self.flush().await;
-            let cell = tokio::time::timeout(DEADLINE, self.rx.recv())
-                .await
-                .expect("the transfer stalled")
-                .expect("link")
-                .expect("the link closed");
-            let now = self.now();
-            self.circuit.handle_cell(now, cell).expect("cell");
-            self.flush().await;
+            self.next_cell().await;
         }
+        got
     }
 }

@@ -14,10 +14,8 @@ use std::time::{Duration, Instant};
 
 use warren_proto::cell::{Cell, CellCmd, CircId, DestroyReason};
 use warren_proto::circuit::CircEvent;
-use warren_proto::relay_msg::EndReason;
-use warren_proto::stream::StreamEvent;
 use warren_tests::net::{
-    DEADLINE, Origin, client_host, echo_server, round_trip_through, start_relay, start_relay_with,
+    DEADLINE, Origin, client_host, echo_server, expect_exit_refusal, start_relay, start_relay_with,
 };
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -30,7 +28,7 @@ async fn a_three_hop_circuit_through_real_relays() {
     let host = client_host(1).await;
     let mut origin = Origin::build(&host, &[&relays[0], &relays[1], &relays[2]]).await;
     assert_eq!(origin.circuit.hop_count(), 3);
-    round_trip_through(&mut origin).await;
+    expect_exit_refusal(&mut origin, 80).await;
     for r in &relays {
         assert_eq!(r.relay.as_ref().unwrap().open_circuits(), 1);
     }
@@ -95,7 +93,7 @@ async fn a_relay_for_1000_circuits_refuses_the_1001st_cleanly() {
         .await;
     assert_eq!(refused.closed(), Some(DestroyReason::RESOURCELIMIT));
     // The circuits already open still work, and a freed slot is reused.
-    round_trip_through(&mut open[0]).await;
+    expect_exit_refusal(&mut open[0], 80).await;
     let mut gone = open.pop().unwrap();
     gone.circuit.destroy(DestroyReason::REQUESTED);
     gone.flush().await;
@@ -163,7 +161,7 @@ async fn malformed_cells_close_only_their_circuits() {
             .await
             .expect("the relay closed the bad circuit");
     }
-    round_trip_through(&mut healthy).await;
+    expect_exit_refusal(&mut healthy, 80).await;
     assert!(healthy.closed().is_none());
 }
 
@@ -178,14 +176,7 @@ async fn moves_100_mib_through_three_real_relays_to_an_exit_target() {
     let port = echo_server().await;
     let host = client_host(5).await;
     let mut origin = Origin::build(&host, &[&relays[0], &relays[1], &relays[2]]).await;
-    let now = origin.now();
-    let id = origin
-        .circuit
-        .begin_stream(now, "127.0.0.1", port)
-        .expect("begin");
-    origin.flush().await;
-    let opened = CircEvent::Stream(StreamEvent::Opened(id));
-    origin.until("CONNECTED", |e| e.contains(&opened)).await;
+    let id = origin.connect(port).await;
     let started = Instant::now();
     origin.echo(id, TOTAL).await;
     eprintln!(
@@ -199,17 +190,5 @@ async fn an_exit_refuses_what_its_policy_does_not_allow() {
     let relay = start_relay_with("127.0.0.15", 100, Some("accept 127.0.0.1/32:1-1000")).await;
     let host = client_host(6).await;
     let mut origin = Origin::build(&host, &[&relay]).await;
-    let now = origin.now();
-    let id = origin
-        .circuit
-        .begin_stream(now, "127.0.0.1", 8080)
-        .expect("begin");
-    origin.flush().await;
-    let refused = CircEvent::Stream(StreamEvent::Ended {
-        id,
-        reason: EndReason::EXITPOLICY,
-    });
-    origin
-        .until("END EXITPOLICY", |e| e.contains(&refused))
-        .await;
+    expect_exit_refusal(&mut origin, 8080).await;
 }
