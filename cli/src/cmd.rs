@@ -1,5 +1,6 @@
 //! The subcommands of `warren`.
 
+pub(crate) mod authority;
 pub(crate) mod keygen;
 pub(crate) mod relay;
 pub(crate) mod unbuilt;

@@ -3,10 +3,12 @@
 //! Unknown keys are errors, so a typo in a setting is reported instead of
 //! silently ignored; errors name the file, the line and the key.
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use serde::Deserialize;
+use warren_net::dir_client::{AuthorityEntry, DirSource};
 
 /// The `relay.toml` file (see examples/relay.toml).
 #[derive(Debug, Default, Deserialize)]
@@ -21,6 +23,108 @@ pub(crate) struct RelayFile {
     pub(crate) max_circuits: Option<usize>,
     /// Exit-policy rules, first match wins (absent: no exit).
     pub(crate) exit_policy: Option<Vec<String>>,
+    /// The advertised bandwidth in bytes per second.
+    pub(crate) bandwidth: Option<u64>,
+    /// Roles besides exit, e.g. "guard,middle,hsdir".
+    pub(crate) roles: Option<String>,
+    /// Identities of relays run by the same operator.
+    #[serde(default)]
+    pub(crate) family: Vec<String>,
+    /// Seconds between descriptor publications.
+    pub(crate) publish_interval_secs: Option<u64>,
+    /// A plain-HTTP directory port, e.g. "127.0.0.1:9180".
+    pub(crate) http_listen: Option<SocketAddr>,
+    /// The directory authorities.
+    #[serde(default)]
+    pub(crate) authorities: Vec<AuthorityLine>,
+}
+
+/// One `[[authorities]]` entry, as `warren authority init` prints it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AuthorityLine {
+    /// The authority identity key, 64 hex digits.
+    pub(crate) identity: String,
+    /// The identity of its host, 64 hex digits.
+    pub(crate) peer: String,
+    /// Its listen addresses, as multiaddrs.
+    pub(crate) addresses: Vec<String>,
+}
+
+impl AuthorityLine {
+    /// The entry, each field checked, the bad one named.
+    pub(crate) fn entry(&self) -> anyhow::Result<AuthorityEntry> {
+        let identity = self
+            .identity
+            .parse()
+            .with_context(|| format!("authority identity {:?}", self.identity))?;
+        let peer = self
+            .peer
+            .parse()
+            .with_context(|| format!("authority peer {:?}", self.peer))?;
+        let addrs = self
+            .addresses
+            .iter()
+            .map(|a| {
+                a.parse()
+                    .with_context(|| format!("authority address {a:?} is not a multiaddr"))
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        if addrs.is_empty() {
+            anyhow::bail!("authority {} has no addresses", self.identity);
+        }
+        Ok(AuthorityEntry {
+            identity,
+            source: DirSource { peer, addrs },
+        })
+    }
+
+    /// The TOML block for this entry.
+    pub(crate) fn to_toml(&self) -> String {
+        let addrs: Vec<String> = self.addresses.iter().map(|a| format!("{a:?}")).collect();
+        format!(
+            "[[authorities]]\nidentity = \"{}\"\npeer = \"{}\"\naddresses = [{}]\n",
+            self.identity,
+            self.peer,
+            addrs.join(", ")
+        )
+    }
+}
+
+/// All entries of a file, checked.
+pub(crate) fn authority_entries(lines: &[AuthorityLine]) -> anyhow::Result<Vec<AuthorityEntry>> {
+    lines.iter().map(AuthorityLine::entry).collect()
+}
+
+/// The `authority.toml` file (see examples/authority.toml).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AuthorityFile {
+    /// Where the authority's keys and state are.
+    pub(crate) data_dir: Option<PathBuf>,
+    /// Listen addresses, as multiaddrs.
+    #[serde(default)]
+    pub(crate) listen: Vec<String>,
+    /// A plain-HTTP directory port.
+    pub(crate) http_listen: Option<SocketAddr>,
+    /// Seconds between votes (3600 in production).
+    pub(crate) vote_interval_secs: Option<u64>,
+    /// How many intervals a consensus stays valid (3 by default).
+    pub(crate) valid_intervals: Option<u64>,
+    /// "production" (default) or "testnet" flag thresholds.
+    pub(crate) flag_thresholds: Option<String>,
+    /// Every authority, this one included.
+    #[serde(default)]
+    pub(crate) authorities: Vec<AuthorityLine>,
+}
+
+impl AuthorityFile {
+    /// Reads and parses `path`.
+    pub(crate) fn load(path: &Path) -> anyhow::Result<Self> {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        toml::from_str(&text).with_context(|| format!("in {}", path.display()))
+    }
 }
 
 impl RelayFile {
@@ -41,6 +145,17 @@ mod test {
         let text = include_str!("../../examples/relay.toml");
         let file: RelayFile = toml::from_str(text).unwrap();
         assert!(!file.listen.is_empty());
+    }
+
+    #[test]
+    fn the_authority_example_parses_and_its_entries_check() {
+        let text = include_str!("../../examples/authority.toml");
+        let file: AuthorityFile = toml::from_str(text).unwrap();
+        assert_eq!(file.authorities.len(), 3);
+        authority_entries(&file.authorities).unwrap();
+        let again: AuthorityFile =
+            toml::from_str(&file.authorities[0].to_toml()).unwrap();
+        assert_eq!(again.authorities[0].identity, file.authorities[0].identity);
     }
 
     #[test]

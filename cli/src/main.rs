@@ -28,7 +28,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run a directory authority that votes on and signs the relay directory.
-    Authority(cmd::unbuilt::Args),
+    Authority(cmd::authority::Args),
     /// Run a relay: carries circuits for the network.
     Relay(cmd::relay::Args),
     /// Run a client: local SOCKS5 and HTTP proxy entries into the network.
@@ -48,7 +48,7 @@ fn main() -> ExitCode {
     logging::init(cli.log.as_deref());
     let result = match cli.command {
         Command::Keygen(args) => cmd::keygen::run(&args),
-        Command::Authority(_) => cmd::unbuilt::run("authority"),
+        Command::Authority(args) => cmd::authority::run(&args),
         Command::Relay(args) => cmd::relay::run(&args),
         Command::Client(_) => cmd::unbuilt::run("client"),
         Command::Service(_) => cmd::unbuilt::run("service"),

@@ -42,15 +42,22 @@ pub enum KeyKind {
     ServiceIdentity,
     /// A [`ClientAuthKeypair`]: `client-auth`.
     ClientAuth,
+    /// A directory authority's long-term identity key: `authority-identity`
+    /// (the type lives in `warren-directory`).
+    AuthorityIdentity,
+    /// A directory authority's signing key: `authority-signing`.
+    AuthoritySigning,
 }
 
 impl KeyKind {
     /// Every kind, in the order of the specification's table.
-    pub const ALL: [Self; 4] = [
+    pub const ALL: [Self; 6] = [
         Self::RelayIdentity,
         Self::RelayOnion,
         Self::ServiceIdentity,
         Self::ClientAuth,
+        Self::AuthorityIdentity,
+        Self::AuthoritySigning,
     ];
 
     /// The name written in the key-file header.
@@ -60,6 +67,8 @@ impl KeyKind {
             Self::RelayOnion => "relay-onion",
             Self::ServiceIdentity => "service-identity",
             Self::ClientAuth => "client-auth",
+            Self::AuthorityIdentity => "authority-identity",
+            Self::AuthoritySigning => "authority-signing",
         }
     }
 

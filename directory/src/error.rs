@@ -287,6 +287,13 @@ pub enum DirectoryError {
         expected: &'static str,
     },
 
+    /// A voting schedule that cannot work (§12.14).
+    #[error("bad voting schedule: {reason}")]
+    BadSchedule {
+        /// What is wrong.
+        reason: &'static str,
+    },
+
     /// A condition the code rules out happened anyway.
     #[error("internal error in {what}: this is a bug in warren-directory")]
     Internal {
@@ -305,9 +312,10 @@ impl DirectoryError {
     /// be reached).
     pub fn kind(&self) -> ErrorKind {
         match self {
-            Self::ExitPolicySyntax { .. } | Self::UnknownName { .. } | Self::KeyMismatch { .. } => {
-                ErrorKind::BadConfig
-            }
+            Self::ExitPolicySyntax { .. }
+            | Self::UnknownName { .. }
+            | Self::KeyMismatch { .. }
+            | Self::BadSchedule { .. } => ErrorKind::BadConfig,
             // Votes are missing because authorities could not be reached.
             Self::TooFewVotes { .. } => ErrorKind::LinkIo,
             Self::Internal { .. } => ErrorKind::Internal,

@@ -22,6 +22,7 @@ pub mod authority;
 mod bits;
 pub mod consensus;
 pub mod descriptor;
+pub mod dir_msg;
 mod error;
 pub mod exit_policy;
 mod fields;
@@ -29,6 +30,7 @@ mod fields;
 pub mod fuzzing;
 pub mod hsdir_ring;
 pub mod roles;
+pub mod schedule;
 pub mod signed;
 pub mod status;
 #[cfg(test)]
@@ -41,6 +43,7 @@ pub use authority::{
     AuthoritySigningKeypair,
 };
 pub use consensus::{Consensus, ConsensusBody, ConsensusSignature};
+pub use dir_msg::{DirRequest, DirResponse};
 pub use descriptor::{OnionKeyCert, RelayDescriptor, SignedDescriptor};
 pub use error::{DirectoryError, ErrorKind};
 pub use exit_policy::{
@@ -49,6 +52,7 @@ pub use exit_policy::{
 pub use fields::{MAX_ADDRESS_LEN, MAX_ADDRESSES, MAX_FAMILY, MAX_SOFTWARE_LEN};
 pub use hsdir_ring::HsDirRing;
 pub use roles::Roles;
+pub use schedule::{Period, VotingSchedule};
 pub use signed::{TimeBound, Unchecked, Verifiable, Window};
 pub use status::{Flags, RelayInfo, RelayStatus};
 pub use vote::{

@@ -54,6 +54,30 @@ pub enum NetError {
         /// What went wrong.
         reason: String,
     },
+    /// A directory request failed or got no usable answer.
+    #[error("directory request failed: {reason}")]
+    DirRequest {
+        /// What went wrong.
+        reason: String,
+    },
+    /// A consensus did not pass the checks of §12.8.
+    #[error("consensus rejected: {reason}")]
+    ConsensusRejected {
+        /// Why, as warren-directory says it.
+        reason: String,
+    },
+    /// No directory source provided a usable consensus.
+    #[error("no usable consensus from any directory source (last problem: {reason})")]
+    NoConsensus {
+        /// The last source's problem.
+        reason: String,
+    },
+    /// A setting cannot be used.
+    #[error("configuration: {reason}")]
+    Config {
+        /// What is wrong.
+        reason: String,
+    },
     /// A link to a peer could not be opened.
     #[error("cannot open a link to the relay: {reason}")]
     OpenLink {

@@ -2,22 +2,26 @@
 //! (docs/spec.md §13.1).
 //!
 //! The swarm runs in its own task. Links are opened and accepted through
-//! `libp2p-stream`; the swarm task only learns peer addresses and keeps
-//! connections, which close after an idle timeout once no substream uses
-//! them.
+//! `libp2p-stream`; directory requests (§12.13) go through libp2p
+//! request-response, driven by the swarm task. Connections close after an
+//! idle timeout once no substream uses them.
 
 use std::collections::HashMap;
 use std::time::Duration;
 
 use futures::StreamExt;
-use libp2p::swarm::SwarmEvent;
+use libp2p::request_response::{self, OutboundRequestId, ProtocolSupport, ResponseChannel};
 use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
+use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
 use libp2p::{Multiaddr, PeerId, StreamProtocol, noise, tcp, yamux};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use warren_crypto::{RelayIdentity, RelayIdentityKeypair};
 
+use warren_directory::{DirRequest, DirResponse};
+
 use crate::NetError;
+use crate::dir::{self, DIR_PROTOCOL, DirCodec, DirServer, IncomingDirRequests, PendingResponse};
 use crate::link::Link;
 use crate::peer::{libp2p_keypair, peer_id, relay_identity};
 
@@ -37,6 +41,20 @@ fn yamux_config() -> yamux::Config {
     config
 }
 
+/// How long a directory request may take, answer included.
+const DIR_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The behaviours of a host: cell links and the directory protocol.
+#[derive(NetworkBehaviour)]
+#[behaviour(prelude = "libp2p::swarm::derive_prelude")]
+struct Behaviour {
+    links: libp2p_stream::Behaviour,
+    dir: request_response::Behaviour<DirCodec>,
+}
+
+type Swarm = libp2p::Swarm<Behaviour>;
+type Event = SwarmEvent<BehaviourEvent>;
+
 /// How long `start` waits for its listeners to bind.
 const LISTEN_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -51,12 +69,17 @@ pub struct HostConfig {
     pub listen: Vec<Multiaddr>,
     /// How long a connection with no open substream is kept.
     pub idle_timeout: Duration,
+    /// Answer directory requests from peers (authorities and directory
+    /// caches); otherwise the host only asks.
+    pub serve_directory: bool,
 }
 
 enum Command {
     /// Make sure a connection to the peer is open, dialling these addresses
     /// if need be; answers when it is, or with the reason it failed.
     Connect(PeerId, Vec<Multiaddr>, oneshot::Sender<Result<(), String>>),
+    /// Send a directory request, dialling these addresses if need be.
+    DirRequest(PeerId, Vec<Multiaddr>, Vec<u8>, PendingResponse),
 }
 
 /// A running libp2p host.
@@ -66,6 +89,14 @@ pub struct Host {
     commands: mpsc::Sender<Command>,
     listen_addrs: Vec<Multiaddr>,
     task: JoinHandle<()>,
+}
+
+/// What peers open to or ask of this host.
+pub struct Incoming {
+    /// Cell links.
+    pub links: IncomingLinks,
+    /// Directory requests (empty unless the host serves the directory).
+    pub dir: IncomingDirRequests,
 }
 
 /// Links that peers open to this host.
@@ -92,11 +123,16 @@ impl Host {
     pub async fn start(
         identity: &RelayIdentityKeypair,
         config: &HostConfig,
-    ) -> Result<(Self, IncomingLinks), NetError> {
+    ) -> Result<(Self, Incoming), NetError> {
         let transport = |e: &dyn std::fmt::Display| NetError::Transport {
             reason: e.to_string(),
         };
         let idle = config.idle_timeout;
+        let support = if config.serve_directory {
+            ProtocolSupport::Full
+        } else {
+            ProtocolSupport::Outbound
+        };
         let mut swarm = libp2p::SwarmBuilder::with_existing_identity(libp2p_keypair(identity)?)
             .with_tokio()
             .with_tcp(
@@ -105,7 +141,14 @@ impl Host {
                 yamux_config,
             )
             .map_err(|e| transport(&e))?
-            .with_behaviour(|_| libp2p_stream::Behaviour::new())
+            .with_behaviour(|_| Behaviour {
+                links: libp2p_stream::Behaviour::new(),
+                dir: request_response::Behaviour::with_codec(
+                    DirCodec,
+                    [(DIR_PROTOCOL, support)],
+                    request_response::Config::default().with_request_timeout(DIR_REQUEST_TIMEOUT),
+                ),
+            })
             .map_err(|e| transport(&e))?
             .with_swarm_config(|c| c.with_idle_connection_timeout(idle))
             .build();
@@ -117,14 +160,15 @@ impl Host {
                 })?;
         }
         let listen_addrs = bound_addresses(&mut swarm, config.listen.len()).await?;
-        let mut control = swarm.behaviour().new_control();
+        let mut control = swarm.behaviour().links.new_control();
         let streams = control
             .accept(LINK_PROTOCOL)
             .map_err(|_| NetError::Internal {
                 reason: "the link protocol was registered twice",
             })?;
         let (commands, rx) = mpsc::channel(COMMAND_QUEUE);
-        let task = tokio::spawn(run_swarm(swarm, rx));
+        let (server, dir_requests, responses) = dir::queues();
+        let task = tokio::spawn(run_swarm(swarm, rx, server, responses));
         let host = Self {
             identity: identity.public(),
             control,
@@ -132,7 +176,11 @@ impl Host {
             listen_addrs,
             task,
         };
-        Ok((host, IncomingLinks { streams }))
+        let incoming = Incoming {
+            links: IncomingLinks { streams },
+            dir: dir_requests,
+        };
+        Ok((host, incoming))
     }
 
     /// Opens a link to the relay `peer`, dialling one of `addrs` if no
@@ -163,6 +211,32 @@ impl Host {
         Ok(Link::new(*peer, stream))
     }
 
+    /// Sends a directory request to `peer`, dialling one of `addrs` if no
+    /// connection is open, and waits for the answer.
+    pub async fn dir_request(
+        &self,
+        peer: &RelayIdentity,
+        addrs: &[Multiaddr],
+        request: &DirRequest,
+    ) -> Result<DirResponse, NetError> {
+        let id = peer_id(peer)?;
+        let bytes = request.encode().map_err(|_| NetError::Internal {
+            reason: "a directory request could not be encoded",
+        })?;
+        let (done, answered) = oneshot::channel();
+        self.commands
+            .send(Command::DirRequest(id, addrs.to_vec(), bytes, done))
+            .await
+            .map_err(|_| NetError::HostStopped)?;
+        let bytes = answered
+            .await
+            .map_err(|_| NetError::HostStopped)?
+            .map_err(|reason| NetError::DirRequest { reason })?;
+        DirResponse::decode(&bytes).map_err(|e| NetError::DirRequest {
+            reason: format!("the answer is malformed: {e}"),
+        })
+    }
+
     /// This host's identity.
     pub fn identity(&self) -> &RelayIdentity {
         &self.identity
@@ -182,7 +256,7 @@ impl Drop for Host {
 
 /// Waits until `count` listeners have reported their bound address.
 async fn bound_addresses(
-    swarm: &mut libp2p::Swarm<libp2p_stream::Behaviour>,
+    swarm: &mut Swarm,
     count: usize,
 ) -> Result<Vec<Multiaddr>, NetError> {
     let mut addrs = Vec::with_capacity(count);
@@ -217,21 +291,81 @@ async fn bound_addresses(
 
 /// The swarm task: drives the swarm and applies commands.
 async fn run_swarm(
-    mut swarm: libp2p::Swarm<libp2p_stream::Behaviour>,
+    mut swarm: Swarm,
     mut commands: mpsc::Receiver<Command>,
+    server: DirServer,
+    mut responses: mpsc::Receiver<(ResponseChannel<Vec<u8>>, Vec<u8>)>,
 ) {
     let mut dials = PendingDials::default();
+    let mut requests: HashMap<OutboundRequestId, PendingResponse> = HashMap::new();
     loop {
         tokio::select! {
             event = swarm.select_next_some() => {
                 log_event(&event);
                 dials.on_event(&event);
+                if let SwarmEvent::Behaviour(BehaviourEvent::Dir(event)) = event {
+                    on_dir_event(&mut swarm, &server, &mut requests, event);
+                }
             }
             command = commands.recv() => match command {
                 Some(Command::Connect(peer, addrs, done)) => dials.connect(&mut swarm, peer, addrs, done),
+                Some(Command::DirRequest(peer, addrs, bytes, done)) => {
+                    let id = swarm.behaviour_mut().dir.send_request_with_addresses(&peer, bytes, addrs);
+                    requests.insert(id, done);
+                }
                 None => return,
             },
+            Some((channel, bytes)) = responses.recv() => {
+                // The requester may have gone; nothing to do then.
+                let _ = swarm.behaviour_mut().dir.send_response(channel, bytes);
+            }
         }
+    }
+}
+
+/// Routes an event of the directory protocol: answers to waiting callers,
+/// requests to the daemon.
+fn on_dir_event(
+    swarm: &mut Swarm,
+    server: &DirServer,
+    requests: &mut HashMap<OutboundRequestId, PendingResponse>,
+    event: request_response::Event<Vec<u8>, Vec<u8>>,
+) {
+    match event {
+        request_response::Event::Message { peer, message, .. } => match message {
+            request_response::Message::Request {
+                request, channel, ..
+            } => {
+                let refusal = match relay_identity(&peer) {
+                    Ok(identity) => server.offer(identity, &request, channel),
+                    Err(e) => Some((channel, DirResponse::refused(e))),
+                };
+                if let Some((channel, response)) = refusal
+                    && let Ok(bytes) = response.encode()
+                {
+                    let _ = swarm.behaviour_mut().dir.send_response(channel, bytes);
+                }
+            }
+            request_response::Message::Response {
+                request_id,
+                response,
+            } => {
+                if let Some(done) = requests.remove(&request_id) {
+                    let _ = done.send(Ok(response));
+                }
+            }
+        },
+        request_response::Event::OutboundFailure {
+            request_id, error, ..
+        } => {
+            if let Some(done) = requests.remove(&request_id) {
+                let _ = done.send(Err(error.to_string()));
+            }
+        }
+        request_response::Event::InboundFailure { error, .. } => {
+            tracing::debug!(error = %error, "a directory request from a peer failed");
+        }
+        request_response::Event::ResponseSent { .. } => {}
     }
 }
 
@@ -244,7 +378,7 @@ struct PendingDials {
 impl PendingDials {
     fn connect(
         &mut self,
-        swarm: &mut libp2p::Swarm<libp2p_stream::Behaviour>,
+        swarm: &mut Swarm,
         peer: PeerId,
         addrs: Vec<Multiaddr>,
         done: oneshot::Sender<Result<(), String>>,
@@ -267,7 +401,7 @@ impl PendingDials {
         }
     }
 
-    fn on_event(&mut self, event: &SwarmEvent<()>) {
+    fn on_event(&mut self, event: &Event) {
         match event {
             SwarmEvent::ConnectionEstablished { peer_id, .. } => self.finish(*peer_id, Ok(())),
             SwarmEvent::OutgoingConnectionError {
@@ -286,7 +420,7 @@ impl PendingDials {
     }
 }
 
-fn log_event(event: &SwarmEvent<()>) {
+fn log_event(event: &Event) {
     match event {
         SwarmEvent::ConnectionEstablished { .. } => tracing::debug!("link connection established"),
         SwarmEvent::ConnectionClosed { cause, .. } => {

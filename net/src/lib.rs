@@ -3,11 +3,15 @@
 //!
 //! * [`host`]: the libp2p host (TCP, Noise, Yamux) keyed by the relay
 //!   identity (docs/spec.md §13.1);
+//! * [`dir`]: the directory protocol on request-response (§12.13);
+//! * [`dir_client`]: fetching and keeping the consensus (§12.8);
 //! * [`link`]: cells on one substream per circuit hop (§13.2);
 //! * [`peer`]: relay identities as libp2p peer ids;
 //! * [`keystore`]: long-term keys in 0600 files (§2.5).
 #![forbid(unsafe_code)]
 
+pub mod dir;
+pub mod dir_client;
 mod error;
 pub mod host;
 pub mod keystore;

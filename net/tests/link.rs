@@ -21,9 +21,10 @@ async fn host(seed: u64, ip: &str) -> (Host, IncomingLinks, RelayIdentityKeypair
     let config = HostConfig {
         listen: vec![format!("/ip4/{ip}/tcp/0").parse().expect("multiaddr")],
         idle_timeout: Duration::from_secs(5),
+        serve_directory: false,
     };
     let (host, incoming) = Host::start(&key, &config).await.expect("host starts");
-    (host, incoming, key)
+    (host, incoming.links, key)
 }
 
 fn cell(n: u32) -> Cell {

@@ -1,16 +1,24 @@
 //! What a relay operator sets (docs/spec.md §13.3).
 
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use warren_crypto::RelayIdentity;
+use warren_directory::Roles;
 use warren_directory::exit_policy::ExitPolicy;
 use warren_net::Multiaddr;
+use warren_net::dir_client::AuthorityEntry;
 
 use crate::RelayError;
 
 /// The default cap on concurrent circuits.
 pub const DEFAULT_MAX_CIRCUITS: usize = 10_000;
+
+/// The default advertised bandwidth: 10 MB/s.
+pub const DEFAULT_BANDWIDTH: u64 = 10_000_000;
 
 /// A relay's settings.
 #[derive(Debug, Clone)]
@@ -28,6 +36,19 @@ pub struct RelayConfig {
     pub create_timeout: Duration,
     /// The exit policy; `None` (the default) means this relay is no exit.
     pub exit_policy: Option<Arc<ExitPolicy>>,
+    /// The directory authorities to publish the descriptor to and fetch
+    /// the consensus from; empty for a relay outside any directory.
+    pub authorities: Vec<AuthorityEntry>,
+    /// The bandwidth the descriptor advertises, in bytes per second.
+    pub bandwidth: u64,
+    /// The roles offered besides exit (which the exit policy decides).
+    pub roles: Roles,
+    /// Relays run by the same operator (§12.2).
+    pub family: BTreeSet<RelayIdentity>,
+    /// How often the descriptor is published again (§12.14).
+    pub publish_interval: Duration,
+    /// An optional plain-HTTP port for `GET /consensus` (§12.13).
+    pub http_listen: Option<SocketAddr>,
 }
 
 impl RelayConfig {
@@ -49,6 +70,17 @@ impl RelayConfig {
             idle_timeout: Duration::from_secs(60),
             create_timeout: Duration::from_secs(30),
             exit_policy: None,
+            authorities: Vec::new(),
+            bandwidth: DEFAULT_BANDWIDTH,
+            roles: Roles::GUARD
+                | Roles::MIDDLE
+                | Roles::HSDIR
+                | Roles::INTRO
+                | Roles::RENDEZVOUS
+                | Roles::DIRCACHE,
+            family: BTreeSet::new(),
+            publish_interval: Duration::from_secs(600),
+            http_listen: None,
         };
         config.check()?;
         Ok(config)
@@ -59,6 +91,17 @@ impl RelayConfig {
         if self.listen.is_empty() {
             return Err(RelayError::Config(
                 "a relay needs at least one listen address".into(),
+            ));
+        }
+        if self.roles.contains(Roles::EXIT) {
+            return Err(RelayError::Config(
+                "the exit role comes from an exit policy; set exit_policy instead of the role"
+                    .into(),
+            ));
+        }
+        if self.publish_interval.is_zero() {
+            return Err(RelayError::Config(
+                "publish_interval must be at least one second".into(),
             ));
         }
         if self.max_circuits == 0 {

@@ -13,6 +13,15 @@ pub enum RelayError {
     /// The network host could not start.
     #[error("cannot start the relay's network host: {0}")]
     Host(#[source] warren_net::NetError),
+    /// A TCP port could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        /// The address.
+        addr: std::net::SocketAddr,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
     /// The relay's state directory could not be written.
     #[error("cannot write {path}: {source}")]
     State {

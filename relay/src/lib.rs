@@ -5,15 +5,23 @@
 //! * [`config`]: what an operator sets;
 //! * [`node`]: the running relay: keys, host, accept loop, circuit limit;
 //! * `circuit_task`: one task per circuit hop, owning its `RelayCircuit`;
-//! * `exit`: the exit role, streams to TCP under an exit policy.
+//! * `exit`: the exit role, streams to TCP under an exit policy;
+//! * [`authority`]: the directory authority daemon (§12.14);
+//! * `dir_http`: the optional plain-HTTP directory port (§12.13);
+//! * `publish`: the relay's descriptor, sent to every authority;
+//! * `dir_cache`: the consensus kept and served to others.
 #![forbid(unsafe_code)]
 
+pub mod authority;
 mod circuit_task;
 pub mod config;
+mod dir_cache;
+mod dir_http;
 mod error;
 mod exit;
 mod keys;
 pub mod node;
+mod publish;
 
 pub use config::RelayConfig;
 pub use error::RelayError;

@@ -5,14 +5,16 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use tokio::sync::{Semaphore, watch};
-use tokio::task::{JoinHandle, JoinSet};
+use tokio::task::JoinSet;
 use warren_crypto::{OnionPublicKey, RelayIdentity};
 use warren_net::Multiaddr;
 use warren_net::host::{Host, HostConfig, IncomingLinks};
 use warren_proto::cell::DestroyReason;
 use warren_proto::time::Timestamp;
 
-use crate::circuit_task;
+use crate::dir_cache::{self, CacheView};
+use crate::{circuit_task, dir_http, publish};
+use warren_net::dir_client::{ConsensusKeeper, ConsensusWatch, authority_set};
 use crate::keys::RelayKeys;
 use crate::{RelayConfig, RelayError};
 
@@ -37,6 +39,8 @@ pub(crate) struct Shared {
     pub(crate) circuits: Arc<Semaphore>,
     started: Instant,
     pub(crate) shutdown: watch::Receiver<bool>,
+    /// The consensus this relay keeps, when it belongs to a directory.
+    pub(crate) consensus: Option<ConsensusWatch>,
 }
 
 impl Shared {
@@ -55,7 +59,7 @@ pub struct Relay {
     circuits: Arc<Semaphore>,
     max_circuits: usize,
     shutdown: watch::Sender<bool>,
-    task: JoinHandle<()>,
+    tasks: JoinSet<()>,
 }
 
 impl Relay {
@@ -71,6 +75,7 @@ impl Relay {
         let host_config = HostConfig {
             listen: config.listen.clone(),
             idle_timeout: config.idle_timeout,
+            serve_directory: true,
         };
         let (host, incoming) = Host::start(&keys.identity, &host_config)
             .await
@@ -84,6 +89,22 @@ impl Relay {
         let circuits = Arc::new(Semaphore::new(config.max_circuits));
         let (shutdown, watch_shutdown) = watch::channel(false);
         let max_circuits = config.max_circuits;
+        let (keeper, consensus) = if config.authorities.is_empty() {
+            (None, None)
+        } else {
+            let set = authority_set(&config.authorities).map_err(|e| RelayError::Config(e.to_string()))?;
+            let sources = config.authorities.iter().map(|a| a.source.clone()).collect();
+            let (keeper, watch) = ConsensusKeeper::new(config.data_dir.clone(), sources, set);
+            (Some(keeper), Some(watch))
+        };
+        let http = match config.http_listen {
+            Some(addr) => Some(
+                tokio::net::TcpListener::bind(addr)
+                    .await
+                    .map_err(|source| RelayError::Listen { addr, source })?,
+            ),
+            None => None,
+        };
         let shared = Arc::new(Shared {
             host,
             keys,
@@ -91,15 +112,26 @@ impl Relay {
             circuits: circuits.clone(),
             started: Instant::now(),
             shutdown: watch_shutdown,
+            consensus,
         });
-        let task = tokio::spawn(accept_loop(shared, incoming));
+        let mut tasks = JoinSet::new();
+        if let Some(keeper) = keeper {
+            let s = shared.clone();
+            tasks.spawn(async move { keeper.run(&s.host).await });
+            tasks.spawn(publish::run(shared.clone()));
+        }
+        if let (Some(listener), Some(watch)) = (http, &shared.consensus) {
+            tasks.spawn(dir_http::serve(listener, Arc::new(CacheView(watch.clone()))));
+        }
+        tasks.spawn(dir_cache::run(shared.clone(), incoming.dir));
+        tasks.spawn(accept_loop(shared, incoming.links));
         Ok(Self {
             info,
             onion_key,
             circuits,
             max_circuits,
             shutdown,
-            task,
+            tasks,
         })
     }
 
@@ -123,7 +155,7 @@ impl Relay {
 impl Drop for Relay {
     fn drop(&mut self) {
         let _ = self.shutdown.send(true);
-        self.task.abort();
+        self.tasks.abort_all();
     }
 }
 

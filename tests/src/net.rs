@@ -84,6 +84,7 @@ pub async fn client_host(seed: u64) -> Host {
     let config = HostConfig {
         listen: Vec::new(),
         idle_timeout: Duration::from_secs(30),
+        serve_directory: false,
     };
     Host::start(&key, &config).await.expect("client host").0
 }

@@ -12,7 +12,7 @@ use anyhow::Context;
 use warren_directory::exit_policy::ExitPolicy;
 use warren_relay::{Relay, RelayConfig};
 
-use crate::config::RelayFile;
+use crate::config::{RelayFile, authority_entries};
 
 /// Arguments of `warren relay`.
 #[derive(Debug, clap::Args)]
@@ -80,6 +80,25 @@ fn settings(args: &Args) -> anyhow::Result<RelayConfig> {
     if let Some(n) = args.max_circuits.or(file.max_circuits) {
         config.max_circuits = n;
     }
+    config.authorities = authority_entries(&file.authorities)?;
+    if let Some(bw) = file.bandwidth {
+        config.bandwidth = bw;
+    }
+    if let Some(roles) = &file.roles {
+        config.roles = roles.parse().with_context(|| format!("roles {roles:?}"))?;
+    }
+    config.family = file
+        .family
+        .iter()
+        .map(|f| {
+            f.parse()
+                .with_context(|| format!("family member {f:?} is not a relay identity"))
+        })
+        .collect::<anyhow::Result<_>>()?;
+    if let Some(secs) = file.publish_interval_secs {
+        config.publish_interval = std::time::Duration::from_secs(secs);
+    }
+    config.http_listen = file.http_listen;
     let policy = args
         .exit_policy
         .clone()

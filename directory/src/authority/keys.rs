@@ -10,6 +10,7 @@ use core::fmt;
 use core::str::FromStr;
 
 use rand_core::CryptoRng;
+use warren_crypto::keyfile::{KeyFile, KeyKind, decode_key_file, encode_key_file};
 use warren_crypto::{CryptoError, RelayIdentity, RelayIdentityKeypair};
 use zeroize::Zeroizing;
 
@@ -93,6 +94,23 @@ macro_rules! authority_key {
     };
 }
 
+/// Implements [`KeyFile`] (§2.5) for an authority keypair type.
+macro_rules! authority_key_file {
+    ($Keypair:ty, $kind:expr) => {
+        impl KeyFile for $Keypair {
+            const KIND: KeyKind = $kind;
+
+            fn to_key_file(&self) -> Zeroizing<String> {
+                encode_key_file(Self::KIND, &self.secret_bytes())
+            }
+
+            fn from_key_file(text: &str) -> Result<Self, CryptoError> {
+                decode_key_file(Self::KIND, text).map(|s| Self::from_secret_bytes(*s))
+            }
+        }
+    };
+}
+
 authority_key!(
     /// An authority's long-term identity keypair (§12.4): it signs only
     /// authority certificates, so it can be kept offline.
@@ -109,9 +127,22 @@ authority_key!(
     AuthoritySigningKey
 );
 
+authority_key_file!(AuthorityIdentityKeypair, KeyKind::AuthorityIdentity);
+authority_key_file!(AuthoritySigningKeypair, KeyKind::AuthoritySigning);
+
 #[cfg(test)]
 mod test {
     use super::*;
+
+    #[test]
+    fn key_files_round_trip_and_name_their_kind() {
+        let id = AuthorityIdentityKeypair::from_secret_bytes([7; 32]);
+        let text = id.to_key_file();
+        assert!(text.starts_with("warren-key v1 authority-identity\n"));
+        let back = AuthorityIdentityKeypair::from_key_file(&text).unwrap();
+        assert_eq!(back.public(), id.public());
+        assert!(AuthoritySigningKeypair::from_key_file(&text).is_err());
+    }
 
     #[test]
     fn text_forms() {

@@ -102,8 +102,9 @@ impl ConsensusSignature {
     }
 
     /// Checks this signature on `body_bytes` for a member of `set`; returns
-    /// the window of its certificate.
-    pub(crate) fn check(
+    /// the window of its certificate. Authorities check each signature they
+    /// receive this way before they add it to a consensus.
+    pub fn check(
         &self,
         body_bytes: &[u8],
         set: &AuthoritySet,
