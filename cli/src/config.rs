@@ -153,8 +153,7 @@ mod test {
         let file: AuthorityFile = toml::from_str(text).unwrap();
         assert_eq!(file.authorities.len(), 3);
         authority_entries(&file.authorities).unwrap();
-        let again: AuthorityFile =
-            toml::from_str(&file.authorities[0].to_toml()).unwrap();
+        let again: AuthorityFile = toml::from_str(&file.authorities[0].to_toml()).unwrap();
         assert_eq!(again.authorities[0].identity, file.authorities[0].identity);
     }
 

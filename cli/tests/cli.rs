@@ -43,7 +43,7 @@ fn version_prints_the_crate_version() {
 
 #[test]
 fn unbuilt_subcommands_say_so_in_one_line_and_fail() {
-    for sub in ["authority", "client", "service", "sim", "testnet"] {
+    for sub in ["client", "service", "sim", "testnet"] {
         let out = warren(&[sub, "--config", "x.toml"]);
         assert!(!out.status.success(), "warren {sub} exited 0");
         let err = String::from_utf8(out.stderr).unwrap();
@@ -167,4 +167,57 @@ fn relay_reports_a_bad_listen_address() {
         err.contains("127.0.0.1:9000") && err.contains("multiaddr"),
         "{err}"
     );
+}
+
+#[test]
+fn authority_init_makes_0600_keys_and_prints_its_entry() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("auth");
+    let out = warren(&[
+        "authority",
+        "init",
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--address",
+        "/ip4/127.0.0.1/tcp/9200",
+    ]);
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("[[authorities]]"), "{text}");
+    assert!(text.contains("addresses = [\"/ip4/127.0.0.1/tcp/9200\"]"), "{text}");
+    for key in ["identity.key", "signing.key", "host.key"] {
+        let mode = std::fs::metadata(data.join(key))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "{key}");
+    }
+    let bad = warren(&[
+        "authority",
+        "init",
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--address",
+        "not-an-address",
+    ]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8(bad.stderr).unwrap().contains("not a multiaddr"));
+}
+
+#[test]
+fn an_authority_without_keys_says_how_to_make_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("authority.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "data_dir = {:?}\nlisten = [\"/ip4/127.0.0.1/tcp/0\"]\n",
+            dir.path().join("none")
+        ),
+    )
+    .unwrap();
+    let out = warren(&["authority", "--config", config.to_str().unwrap()]);
+    assert!(!out.status.success());
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("warren authority init"), "{err}");
 }

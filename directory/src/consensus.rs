@@ -182,6 +182,17 @@ impl Consensus {
         }))
     }
 
+    /// A consensus of `body` with no signatures, for tests of what reads
+    /// one (path selection, guards).
+    #[cfg(test)]
+    pub(crate) fn unsigned(body: ConsensusBody) -> Self {
+        Self {
+            body_bytes: Vec::new(),
+            body,
+            signatures: Vec::new(),
+        }
+    }
+
     /// Decodes a consensus; its signatures are checked by
     /// [`Unchecked::verify`] with the configured authorities.
     pub fn decode(bytes: &[u8]) -> Result<Unchecked<Self>, DirectoryError> {

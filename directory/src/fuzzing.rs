@@ -81,6 +81,28 @@ pub fn consensus(data: &[u8]) {
     }
 }
 
+/// A directory-protocol request or response (§12.13): whatever decodes
+/// re-encodes to the same bytes; a refusal's reason stays within its cap.
+pub fn dir_msg(data: &[u8]) {
+    if let Ok(request) = crate::DirRequest::decode(data) {
+        assert_eq!(
+            request.encode().expect("a decoded request encodes"),
+            data,
+            "directory request is not canonical"
+        );
+    }
+    if let Ok(response) = crate::DirResponse::decode(data) {
+        assert_eq!(
+            response.encode().expect("a decoded response encodes"),
+            data,
+            "directory response is not canonical"
+        );
+        if let crate::DirResponse::Refused(reason) = response {
+            assert!(reason.len() <= crate::dir_msg::MAX_REASON_LEN);
+        }
+    }
+}
+
 #[cfg(test)]
 mod test {
     use super::*;

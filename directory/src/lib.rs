@@ -20,6 +20,7 @@
 
 pub mod authority;
 mod bits;
+pub mod build_timeout;
 pub mod consensus;
 pub mod descriptor;
 pub mod dir_msg;
@@ -28,7 +29,9 @@ pub mod exit_policy;
 mod fields;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod guard;
 pub mod hsdir_ring;
+pub mod path;
 pub mod roles;
 pub mod schedule;
 pub mod signed;
@@ -43,12 +46,14 @@ pub use authority::{
     AuthoritySigningKeypair,
 };
 pub use consensus::{Consensus, ConsensusBody, ConsensusSignature};
-pub use dir_msg::{DirRequest, DirResponse};
 pub use descriptor::{OnionKeyCert, RelayDescriptor, SignedDescriptor};
+pub use dir_msg::{DirRequest, DirResponse};
 pub use error::{DirectoryError, ErrorKind};
 pub use exit_policy::{
     AddrPattern, ExitAction, ExitPolicy, ExitRule, ExitSummary, PortRange, PortSet,
 };
+pub use build_timeout::{BuildTimeouts, TimeoutParams};
+pub use guard::{GuardParams, GuardSet};
 pub use fields::{MAX_ADDRESS_LEN, MAX_ADDRESSES, MAX_FAMILY, MAX_SOFTWARE_LEN};
 pub use hsdir_ring::HsDirRing;
 pub use roles::Roles;

@@ -43,7 +43,9 @@ async fn write_frame<T: AsyncWrite + Unpin + Send>(
     let len = u32::try_from(bytes.len())
         .ok()
         .filter(|_| bytes.len() <= max)
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "directory message too large"))?;
+        .ok_or_else(|| {
+            io::Error::new(io::ErrorKind::InvalidInput, "directory message too large")
+        })?;
     io.write_all(&len.to_be_bytes()).await?;
     io.write_all(bytes).await?;
     io.close().await
@@ -146,12 +148,11 @@ pub(crate) struct DirServer {
     pub(crate) responses: mpsc::Sender<(ResponseChannel<Vec<u8>>, Vec<u8>)>,
 }
 
+/// Answers on their way to the swarm task.
+pub(crate) type Responses = mpsc::Receiver<(ResponseChannel<Vec<u8>>, Vec<u8>)>;
+
 /// Creates the queues between the swarm task and the daemon.
-pub(crate) fn queues() -> (
-    DirServer,
-    IncomingDirRequests,
-    mpsc::Receiver<(ResponseChannel<Vec<u8>>, Vec<u8>)>,
-) {
+pub(crate) fn queues() -> (DirServer, IncomingDirRequests, Responses) {
     let (incoming, rx) = mpsc::channel(INCOMING_QUEUE);
     let (responses, responses_rx) = mpsc::channel(INCOMING_QUEUE);
     (
@@ -187,10 +188,14 @@ impl DirServer {
             reply,
         }) {
             Ok(()) => None,
-            Err(mpsc::error::TrySendError::Full(r) | mpsc::error::TrySendError::Closed(r)) => Some((
-                r.reply.channel,
-                DirResponse::refused("the directory server is busy; try another or again later"),
-            )),
+            Err(mpsc::error::TrySendError::Full(r) | mpsc::error::TrySendError::Closed(r)) => {
+                Some((
+                    r.reply.channel,
+                    DirResponse::refused(
+                        "the directory server is busy; try another or again later",
+                    ),
+                ))
+            }
         }
     }
 }

@@ -210,9 +210,7 @@ impl ConsensusKeeper {
     /// When the next fetch is due: at `fresh_until` of the consensus held,
     /// at once when none is held.
     fn next_fetch(&self) -> u64 {
-        self.current
-            .as_ref()
-            .map_or(0, |(c, _)| c.fresh_until())
+        self.current.as_ref().map_or(0, |(c, _)| c.fresh_until())
     }
 
     /// Drops the consensus held once it has expired, saying so.

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use futures::StreamExt;
-use libp2p::request_response::{self, OutboundRequestId, ProtocolSupport, ResponseChannel};
+use libp2p::request_response::{self, OutboundRequestId, ProtocolSupport};
 use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
 use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
 use libp2p::{Multiaddr, PeerId, StreamProtocol, noise, tcp, yamux};
@@ -255,10 +255,7 @@ impl Drop for Host {
 }
 
 /// Waits until `count` listeners have reported their bound address.
-async fn bound_addresses(
-    swarm: &mut Swarm,
-    count: usize,
-) -> Result<Vec<Multiaddr>, NetError> {
+async fn bound_addresses(swarm: &mut Swarm, count: usize) -> Result<Vec<Multiaddr>, NetError> {
     let mut addrs = Vec::with_capacity(count);
     let wait = async {
         while addrs.len() < count {
@@ -294,7 +291,7 @@ async fn run_swarm(
     mut swarm: Swarm,
     mut commands: mpsc::Receiver<Command>,
     server: DirServer,
-    mut responses: mpsc::Receiver<(ResponseChannel<Vec<u8>>, Vec<u8>)>,
+    mut responses: dir::Responses,
 ) {
     let mut dials = PendingDials::default();
     let mut requests: HashMap<OutboundRequestId, PendingResponse> = HashMap::new();

@@ -63,7 +63,10 @@ async fn a_request_gets_its_answer_and_a_big_one_fits() {
         ask(DirRequest::PublishDescriptor(b"hello".to_vec())).await,
         DirResponse::Accepted
     );
-    assert_eq!(ask(DirRequest::GetConsensus).await, DirResponse::Consensus(big));
+    assert_eq!(
+        ask(DirRequest::GetConsensus).await,
+        DirResponse::Consensus(big)
+    );
     assert_eq!(
         ask(DirRequest::GetDescriptor([0; 32])).await,
         DirResponse::NotFound

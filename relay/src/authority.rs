@@ -88,7 +88,8 @@ impl Authority {
     /// Loads the keys (made by [`init`]), starts the host and the schedule.
     pub async fn start(config: AuthorityConfig) -> Result<Self, RelayError> {
         let keys = keys::AuthorityKeys::load(&config.data_dir)?;
-        let set = authority_set(&config.authorities).map_err(|e| RelayError::Config(e.to_string()))?;
+        let set =
+            authority_set(&config.authorities).map_err(|e| RelayError::Config(e.to_string()))?;
         let me = keys.cert.identity();
         if !set.contains(&me) {
             return Err(RelayError::Config(format!(

@@ -19,7 +19,9 @@ pub(crate) async fn run(shared: Arc<Shared>, mut incoming: IncomingDirRequests) 
                 .consensus
                 .as_ref()
                 .and_then(|w| CacheView(w.clone()).consensus())
-                .map_or(DirResponse::NotFound, |b| DirResponse::Consensus(b.to_vec())),
+                .map_or(DirResponse::NotFound, |b| {
+                    DirResponse::Consensus(b.to_vec())
+                }),
             DirRequest::GetDescriptor(_) | DirRequest::GetConsensus => DirResponse::NotFound,
             DirRequest::PublishDescriptor(_)
             | DirRequest::PostVote(_)

@@ -80,7 +80,10 @@ async fn connection<V: DirectoryView + ?Sized>(
     let (response, head_only) = match head {
         Some(head) => route(&head, view),
         None => (
-            Response::text("400 Bad Request", "the request head is malformed or too long"),
+            Response::text(
+                "400 Bad Request",
+                "the request head is malformed or too long",
+            ),
             false,
         ),
     };
@@ -124,7 +127,10 @@ async fn read_head(stream: &mut TcpStream) -> std::io::Result<Option<(String, St
 }
 
 /// The response to `method path`, and whether only the head is sent.
-fn route<V: DirectoryView + ?Sized>((method, path): &(String, String), view: &V) -> (Response, bool) {
+fn route<V: DirectoryView + ?Sized>(
+    (method, path): &(String, String),
+    view: &V,
+) -> (Response, bool) {
     let head_only = method == "HEAD";
     if method != "GET" && !head_only {
         return (

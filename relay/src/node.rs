@@ -13,10 +13,10 @@ use warren_proto::cell::DestroyReason;
 use warren_proto::time::Timestamp;
 
 use crate::dir_cache::{self, CacheView};
-use crate::{circuit_task, dir_http, publish};
-use warren_net::dir_client::{ConsensusKeeper, ConsensusWatch, authority_set};
 use crate::keys::RelayKeys;
 use crate::{RelayConfig, RelayError};
+use crate::{circuit_task, dir_http, publish};
+use warren_net::dir_client::{ConsensusKeeper, ConsensusWatch, authority_set};
 
 /// Refusals (a DESTROY for a CREATE beyond the circuit limit) in progress at
 /// once; beyond this, new links are dropped unanswered.
@@ -92,8 +92,13 @@ impl Relay {
         let (keeper, consensus) = if config.authorities.is_empty() {
             (None, None)
         } else {
-            let set = authority_set(&config.authorities).map_err(|e| RelayError::Config(e.to_string()))?;
-            let sources = config.authorities.iter().map(|a| a.source.clone()).collect();
+            let set = authority_set(&config.authorities)
+                .map_err(|e| RelayError::Config(e.to_string()))?;
+            let sources = config
+                .authorities
+                .iter()
+                .map(|a| a.source.clone())
+                .collect();
             let (keeper, watch) = ConsensusKeeper::new(config.data_dir.clone(), sources, set);
             (Some(keeper), Some(watch))
         };
@@ -121,7 +126,10 @@ impl Relay {
             tasks.spawn(publish::run(shared.clone()));
         }
         if let (Some(listener), Some(watch)) = (http, &shared.consensus) {
-            tasks.spawn(dir_http::serve(listener, Arc::new(CacheView(watch.clone()))));
+            tasks.spawn(dir_http::serve(
+                listener,
+                Arc::new(CacheView(watch.clone())),
+            ));
         }
         tasks.spawn(dir_cache::run(shared.clone(), incoming.dir));
         tasks.spawn(accept_loop(shared, incoming.links));

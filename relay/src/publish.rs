@@ -9,7 +9,7 @@ use futures::future::join_all;
 use warren_directory::descriptor::DESCRIPTOR_LIFETIME;
 use warren_directory::exit_policy::ExitPolicy;
 use warren_directory::{DirRequest, DirResponse, OnionKeyCert, RelayDescriptor, Roles};
-use warren_net::dir_client::unix_now;
+use warren_net::dir_client::{AuthorityEntry, unix_now};
 
 use crate::node::Shared;
 
@@ -64,11 +64,11 @@ pub(crate) async fn run(shared: Arc<Shared>) {
             }
         };
         let request = DirRequest::PublishDescriptor(signed.as_bytes().to_vec());
-        let mut pending: Vec<usize> = (0..shared.config.authorities.len()).collect();
+        let mut pending: Vec<&AuthorityEntry> = shared.config.authorities.iter().collect();
         let deadline = tokio::time::Instant::now() + shared.config.publish_interval;
         while !pending.is_empty() && tokio::time::Instant::now() < deadline {
-            let sends = pending.iter().map(|&i| {
-                let source = &shared.config.authorities[i].source;
+            let sends = pending.iter().map(|&entry| {
+                let source = &entry.source;
                 let request = &request;
                 let shared = &shared;
                 async move {
@@ -80,15 +80,15 @@ pub(crate) async fn run(shared: Arc<Shared>) {
                         Ok(DirResponse::Accepted) => None,
                         Ok(DirResponse::Refused(reason)) => {
                             tracing::warn!(reason = %reason, "an authority refused the relay descriptor");
-                            Some(i)
+                            Some(entry)
                         }
                         Ok(other) => {
                             tracing::warn!(answer = ?other, "an authority answered the descriptor oddly");
-                            Some(i)
+                            Some(entry)
                         }
                         Err(e) => {
                             tracing::debug!(error = %e, "could not publish to an authority");
-                            Some(i)
+                            Some(entry)
                         }
                     }
                 }

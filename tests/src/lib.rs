@@ -9,6 +9,7 @@
 )]
 
 pub mod net;
+pub mod procs;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

@@ -76,6 +76,11 @@ fn consensus_corpus() {
     replay("consensus", warren_directory::fuzzing::consensus);
 }
 
+#[test]
+fn dir_msg_corpus() {
+    replay("dir_msg", warren_directory::fuzzing::dir_msg);
+}
+
 /// The valid directory seeds still decode, so the corpora keep reaching
 /// past the first checks (docs/spec.md §12.11 made them).
 #[test]

@@ -107,9 +107,9 @@ fn settings(args: &Args) -> anyhow::Result<AuthorityConfig> {
     let thresholds = match file.flag_thresholds.as_deref().unwrap_or("production") {
         "production" => FlagThresholds::PRODUCTION,
         "testnet" => FlagThresholds::TESTNET,
-        other => anyhow::bail!(
-            "flag_thresholds = {other:?}: expected \"production\" or \"testnet\""
-        ),
+        other => {
+            anyhow::bail!("flag_thresholds = {other:?}: expected \"production\" or \"testnet\"")
+        }
     };
     Ok(AuthorityConfig {
         data_dir,
@@ -126,8 +126,12 @@ fn run_daemon(args: &Args) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(async {
         let authority = Authority::start(config).await?;
-        writeln!(std::io::stdout(), "authority identity {}", authority.identity())
-            .context("writing to stdout")?;
+        writeln!(
+            std::io::stdout(),
+            "authority identity {}",
+            authority.identity()
+        )
+        .context("writing to stdout")?;
         if let Some(addr) = authority.http_addr() {
             tracing::info!(port = addr.port(), "directory HTTP port open");
         }

@@ -104,11 +104,7 @@ impl ConsensusSignature {
     /// Checks this signature on `body_bytes` for a member of `set`; returns
     /// the window of its certificate. Authorities check each signature they
     /// receive this way before they add it to a consensus.
-    pub fn check(
-        &self,
-        body_bytes: &[u8],
-        set: &AuthoritySet,
-    ) -> Result<Window, DirectoryError> {
+    pub fn check(&self, body_bytes: &[u8], set: &AuthoritySet) -> Result<Window, DirectoryError> {
         let authority = self.authority();
         if !set.contains(&authority) {
             return Err(DirectoryError::UnknownAuthority {

@@ -152,13 +152,9 @@ async fn sign(shared: &Shared, period: &Period) {
             return;
         }
     };
-    shared.state().set_computed(
-        period.valid_after,
-        body,
-        bytes,
-        signature,
-        &shared.set,
-    );
+    shared
+        .state()
+        .set_computed(period.valid_after, body, bytes, signature, &shared.set);
     let within = Duration::from_secs((period.valid_after - period.sign_at).max(1));
     let request = DirRequest::PostSignature {
         valid_after: period.valid_after,

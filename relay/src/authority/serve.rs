@@ -27,7 +27,9 @@ fn answer(shared: &Arc<Shared>, request: DirRequest) -> DirResponse {
         DirRequest::PublishDescriptor(bytes) => publish_descriptor(shared, &bytes),
         DirRequest::GetConsensus => View(shared.clone())
             .consensus()
-            .map_or(DirResponse::NotFound, |b| DirResponse::Consensus(b.to_vec())),
+            .map_or(DirResponse::NotFound, |b| {
+                DirResponse::Consensus(b.to_vec())
+            }),
         DirRequest::GetDescriptor(id) => View(shared.clone())
             .descriptor(&id)
             .map_or(DirResponse::NotFound, DirResponse::Descriptor),
@@ -43,7 +45,7 @@ fn answer(shared: &Arc<Shared>, request: DirRequest) -> DirResponse {
 fn coming(shared: &Shared, valid_after: u64) -> bool {
     let now = unix_now();
     let interval = shared.config.schedule.interval();
-    valid_after % interval == 0
+    valid_after.is_multiple_of(interval)
         && valid_after >= now.saturating_sub(interval)
         && valid_after <= now.saturating_add(PERIODS_AHEAD * interval)
 }

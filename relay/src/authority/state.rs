@@ -80,9 +80,7 @@ impl State {
                 known.descriptor = descriptor;
                 Ok(Accepted::New)
             }
-            None if full => {
-                Err("this authority tracks as many relays as it can")
-            }
+            None if full => Err("this authority tracks as many relays as it can"),
             None => {
                 self.relays.insert(
                     id,
@@ -158,7 +156,11 @@ impl State {
             .iter()
             .zip(flags)
             .map(|(k, flags)| {
-                RelayStatus::from_descriptor(&k.descriptor, flags, k.descriptor.descriptor().bandwidth)
+                RelayStatus::from_descriptor(
+                    &k.descriptor,
+                    flags,
+                    k.descriptor.descriptor().bandwidth,
+                )
             })
             .collect()
     }
@@ -215,7 +217,11 @@ impl State {
     ) {
         let mut signatures = BTreeMap::new();
         signatures.insert(own.authority(), own);
-        for (id, sig) in self.early_signatures.remove(&valid_after).unwrap_or_default() {
+        for (id, sig) in self
+            .early_signatures
+            .remove(&valid_after)
+            .unwrap_or_default()
+        {
             match sig.check(&bytes, set) {
                 Ok(_) => {
                     signatures.insert(id, sig);

@@ -1,0 +1,247 @@
+//! A network of real `warren` processes on 127.0.0.x (docs/spec.md §12.14,
+//! §13): authorities made with `warren authority init`, relays started with
+//! `warren relay --config`, each with its own data directory and log file,
+//! each stopped by PID when its [`Node`] is dropped. The directory, client
+//! and onion-service tests, and `warren testnet`'s own tests, grow from it.
+
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "test harness: a failure must fail the test that uses it"
+)]
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The `warren` binary of this build (cargo builds it for the cli's own
+/// integration tests, so `cargo test --workspace` always has it).
+pub fn warren_bin() -> PathBuf {
+    if let Some(path) = std::env::var_os("WARREN_BIN") {
+        return path.into();
+    }
+    let exe = std::env::current_exe().expect("test executable path");
+    // target/<profile>/deps/<test> → target/<profile>/warren
+    let bin = exe
+        .parent()
+        .and_then(Path::parent)
+        .map(|d| d.join("warren"))
+        .expect("target directory");
+    assert!(
+        bin.exists(),
+        "{} is missing: build it with `cargo build --bin warren` (cargo test --workspace does)",
+        bin.display()
+    );
+    bin
+}
+
+/// A TCP port free on `ip` now.
+pub fn free_port(ip: &str) -> u16 {
+    TcpListener::bind((ip, 0))
+        .and_then(|l| l.local_addr())
+        .expect("bind a free port")
+        .port()
+}
+
+/// One running `warren` process.
+pub struct Node {
+    /// What it is: "authority", "relay", ...
+    pub role: &'static str,
+    /// Its data directory.
+    pub dir: PathBuf,
+    /// Its log (stderr) file.
+    pub log: PathBuf,
+    child: Option<Child>,
+}
+
+impl Node {
+    /// Starts `warren ARGS` with its stderr in `dir/log.txt`.
+    pub fn spawn(role: &'static str, dir: &Path, args: &[&str]) -> Self {
+        std::fs::create_dir_all(dir).unwrap();
+        let log = dir.join("log.txt");
+        let stderr = std::fs::File::create(&log).unwrap();
+        let child = Command::new(warren_bin())
+            .args(args)
+            .env("WARREN_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(stderr)
+            .spawn()
+            .expect("start warren");
+        Self {
+            role,
+            dir: dir.to_path_buf(),
+            log,
+            child: Some(child),
+        }
+    }
+
+    /// The process id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    /// Kills the process (SIGKILL) and reaps it.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Fails if the process has exited, showing its log.
+    pub fn assert_running(&mut self) {
+        if let Some(child) = self.child.as_mut()
+            && let Ok(Some(status)) = child.try_wait()
+        {
+            panic!("{} exited with {status}:\n{}", self.role, self.log_text());
+        }
+    }
+
+    /// What it has logged so far.
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Waits until its log contains `text`.
+    pub fn wait_for_log(&mut self, text: &str, within: Duration) {
+        let deadline = Instant::now() + within;
+        while !self.log_text().contains(text) {
+            self.assert_running();
+            assert!(
+                Instant::now() < deadline,
+                "{} did not log {text:?} within {within:?}:\n{}",
+                self.role,
+                self.log_text()
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Directory authorities running as processes.
+pub struct Authorities {
+    /// The `[[authorities]]` entries of all of them, for other configs.
+    pub entries: String,
+    /// The processes, in the order of `ips`.
+    pub nodes: Vec<Node>,
+    /// Their HTTP directory ports.
+    pub http: Vec<SocketAddr>,
+}
+
+/// Makes and starts one authority per address in `ips`, voting every
+/// `interval` seconds, each consensus valid for `valid_intervals`.
+pub fn start_authorities(
+    root: &Path,
+    ips: &[&str],
+    interval: u64,
+    valid_intervals: u64,
+) -> Authorities {
+    let mut entries = String::new();
+    let mut listen = Vec::new();
+    for (i, ip) in ips.iter().enumerate() {
+        let dir = root.join(format!("authority{i}"));
+        let addr = format!("/ip4/{ip}/tcp/{}", free_port(ip));
+        let out = Command::new(warren_bin())
+            .args(["authority", "init", "--data-dir"])
+            .arg(&dir)
+            .args(["--address", &addr])
+            .output()
+            .expect("warren authority init");
+        assert!(out.status.success(), "authority init: {out:?}");
+        entries.push_str(&std::fs::read_to_string(dir.join("authority-entry.toml")).unwrap());
+        entries.push('\n');
+        listen.push(addr);
+    }
+    let mut nodes = Vec::new();
+    let mut http = Vec::new();
+    for (i, ip) in ips.iter().enumerate() {
+        let dir = root.join(format!("authority{i}"));
+        let http_addr: SocketAddr = format!("{ip}:{}", free_port(ip)).parse().unwrap();
+        let config = format!(
+            "data_dir = {dir:?}\nlisten = [{:?}]\nhttp_listen = \"{http_addr}\"\n\
+             vote_interval_secs = {interval}\nvalid_intervals = {valid_intervals}\n\
+             flag_thresholds = \"testnet\"\n\n{entries}",
+            listen[i]
+        );
+        let path = dir.join("authority.toml");
+        std::fs::write(&path, config).unwrap();
+        nodes.push(Node::spawn(
+            "authority",
+            &dir,
+            &["authority", "--config", path.to_str().unwrap()],
+        ));
+        http.push(http_addr);
+    }
+    Authorities {
+        entries,
+        nodes,
+        http,
+    }
+}
+
+/// Starts a relay on `ip` in `root/name`, in the directory of `entries`,
+/// publishing every `publish_interval` seconds; `extra` is added to its
+/// relay.toml (e.g. an exit policy).
+pub fn start_relay(
+    root: &Path,
+    name: &str,
+    ip: &str,
+    entries: &str,
+    publish_interval: u64,
+    extra: &str,
+) -> Node {
+    let dir = root.join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = format!(
+        "data_dir = {dir:?}\nlisten = [\"/ip4/{ip}/tcp/{}\"]\n\
+         publish_interval_secs = {publish_interval}\n{extra}\n\n{entries}",
+        free_port(ip)
+    );
+    let path = dir.join("relay.toml");
+    std::fs::write(&path, config).unwrap();
+    Node::spawn(
+        "relay",
+        &dir,
+        &["relay", "--config", path.to_str().unwrap()],
+    )
+}
+
+/// `GET path` over HTTP/1.1 from `addr`: the status code and the body, or
+/// `None` when the port does not answer.
+pub fn http_get(addr: SocketAddr, path: &str) -> Option<(u16, Vec<u8>)> {
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .ok()?;
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: {addr}\r\n\r\n").ok()?;
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).ok()?;
+    let split = response.windows(4).position(|w| w == b"\r\n\r\n")?;
+    let head = std::str::from_utf8(response.get(..split)?).ok()?;
+    let status = head.split(' ').nth(1)?.parse().ok()?;
+    Some((status, response.get(split + 4..)?.to_vec()))
+}
+
+/// Polls `check` every 250 ms until it gives a value, failing after
+/// `within` with `what`.
+pub fn wait_until<T>(what: &str, within: Duration, mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(value) = check() {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
