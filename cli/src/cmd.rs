@@ -1,6 +1,7 @@
 //! The subcommands of `warren`.
 
 pub(crate) mod authority;
+pub(crate) mod client;
 pub(crate) mod keygen;
 pub(crate) mod relay;
 pub(crate) mod unbuilt;

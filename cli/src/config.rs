@@ -96,6 +96,34 @@ pub(crate) fn authority_entries(lines: &[AuthorityLine]) -> anyhow::Result<Vec<A
     lines.iter().map(AuthorityLine::entry).collect()
 }
 
+/// The `client.toml` file (see examples/client.toml).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ClientFile {
+    /// Where the client keeps the consensus and its guards.
+    pub(crate) data_dir: Option<PathBuf>,
+    /// SOCKS listeners (default 127.0.0.1:9350).
+    pub(crate) socks_listen: Option<Vec<SocketAddr>>,
+    /// HTTP proxy listeners (default 127.0.0.1:9351).
+    pub(crate) http_listen: Option<Vec<SocketAddr>>,
+    /// Clean circuits kept ready (default 2).
+    pub(crate) preemptive_circuits: Option<usize>,
+    /// Seconds a circuit takes new streams after its first (default 600).
+    pub(crate) max_dirtiness_secs: Option<u64>,
+    /// The directory authorities.
+    #[serde(default)]
+    pub(crate) authorities: Vec<AuthorityLine>,
+}
+
+impl ClientFile {
+    /// Reads and parses `path`.
+    pub(crate) fn load(path: &Path) -> anyhow::Result<Self> {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        toml::from_str(&text).with_context(|| format!("in {}", path.display()))
+    }
+}
+
 /// The `authority.toml` file (see examples/authority.toml).
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -155,6 +183,14 @@ mod test {
         authority_entries(&file.authorities).unwrap();
         let again: AuthorityFile = toml::from_str(&file.authorities[0].to_toml()).unwrap();
         assert_eq!(again.authorities[0].identity, file.authorities[0].identity);
+    }
+
+    #[test]
+    fn the_client_example_parses() {
+        let text = include_str!("../../examples/client.toml");
+        let file: ClientFile = toml::from_str(text).unwrap();
+        assert_eq!(file.authorities.len(), 3);
+        authority_entries(&file.authorities).unwrap();
     }
 
     #[test]

@@ -32,7 +32,7 @@ enum Command {
     /// Run a relay: carries circuits for the network.
     Relay(cmd::relay::Args),
     /// Run a client: local SOCKS5 and HTTP proxy entries into the network.
-    Client(cmd::unbuilt::Args),
+    Client(cmd::client::Args),
     /// Run an onion service in front of a local backend API.
     Service(cmd::unbuilt::Args),
     /// Generate a key and store it in a new 0600 key file.
@@ -50,7 +50,7 @@ fn main() -> ExitCode {
         Command::Keygen(args) => cmd::keygen::run(&args),
         Command::Authority(args) => cmd::authority::run(&args),
         Command::Relay(args) => cmd::relay::run(&args),
-        Command::Client(_) => cmd::unbuilt::run("client"),
+        Command::Client(args) => cmd::client::run(&args),
         Command::Service(_) => cmd::unbuilt::run("service"),
         Command::Sim(_) => cmd::unbuilt::run("sim"),
         Command::Testnet(_) => cmd::unbuilt::run("testnet"),

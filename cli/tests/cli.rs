@@ -43,7 +43,7 @@ fn version_prints_the_crate_version() {
 
 #[test]
 fn unbuilt_subcommands_say_so_in_one_line_and_fail() {
-    for sub in ["client", "service", "sim", "testnet"] {
+    for sub in ["service", "sim", "testnet"] {
         let out = warren(&[sub, "--config", "x.toml"]);
         assert!(!out.status.success(), "warren {sub} exited 0");
         let err = String::from_utf8(out.stderr).unwrap();
@@ -184,7 +184,10 @@ fn authority_init_makes_0600_keys_and_prints_its_entry() {
     assert!(out.status.success(), "{out:?}");
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.contains("[[authorities]]"), "{text}");
-    assert!(text.contains("addresses = [\"/ip4/127.0.0.1/tcp/9200\"]"), "{text}");
+    assert!(
+        text.contains("addresses = [\"/ip4/127.0.0.1/tcp/9200\"]"),
+        "{text}"
+    );
     for key in ["identity.key", "signing.key", "host.key"] {
         let mode = std::fs::metadata(data.join(key))
             .unwrap()
@@ -201,7 +204,11 @@ fn authority_init_makes_0600_keys_and_prints_its_entry() {
         "not-an-address",
     ]);
     assert!(!bad.status.success());
-    assert!(String::from_utf8(bad.stderr).unwrap().contains("not a multiaddr"));
+    assert!(
+        String::from_utf8(bad.stderr)
+            .unwrap()
+            .contains("not a multiaddr")
+    );
 }
 
 #[test]

@@ -1,6 +1,22 @@
-//! The Warren client: circuit manager, guards, build timeouts, the SOCKS5 and
-//! HTTP entries, and the onion-service client and host.
+//! The Warren client (docs/spec.md §14): the circuit manager with its
+//! guards and learned build timeouts, and the SOCKS and HTTP entries.
 //!
-//! The client lands with the client work (see the project's issue list); this
-//! crate fixes its place in the dependency order `net ← client ← cli`.
+//! * [`client`]: the running client and its settings;
+//! * [`manager`]: paths, guards, timeouts, preemptive circuits, isolation;
+//! * `circuit`: one circuit's build and its task;
+//! * `pool`: the circuits held and which one a stream may use;
+//! * `entry`, `socks`, `http_proxy`: the local entries.
 #![forbid(unsafe_code)]
+
+mod circuit;
+pub mod client;
+mod entry;
+mod error;
+mod http_proxy;
+pub mod manager;
+mod pool;
+mod socks;
+
+pub use client::{Client, ClientConfig};
+pub use error::ClientError;
+pub use pool::IsolationKey;

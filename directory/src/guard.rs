@@ -99,9 +99,7 @@ fn guard_candidates(consensus: &Consensus) -> Vec<&RelayStatus> {
     consensus
         .relays()
         .iter()
-        .filter(|s| {
-            s.flags.contains(crate::Flags::RUNNING) && s.info.roles.contains(Roles::GUARD)
-        })
+        .filter(|s| s.flags.contains(crate::Flags::RUNNING) && s.info.roles.contains(Roles::GUARD))
         .collect()
 }
 
@@ -136,7 +134,11 @@ impl GuardSet {
 
     fn primary_indices(&self, params: &GuardParams) -> Vec<usize> {
         let mut order: Vec<usize> = (0..self.sampled.len())
-            .filter(|&i| self.sampled.get(i).is_some_and(|g| g.unlisted_since.is_none()))
+            .filter(|&i| {
+                self.sampled
+                    .get(i)
+                    .is_some_and(|g| g.unlisted_since.is_none())
+            })
             .collect();
         order.sort_by_key(|&i| {
             let g = self.sampled.get(i);
@@ -163,7 +165,9 @@ impl GuardSet {
     ) {
         let candidates = guard_candidates(consensus);
         for g in &mut self.sampled {
-            let listed = candidates.iter().any(|s| s.identity.as_bytes() == &g.identity);
+            let listed = candidates
+                .iter()
+                .any(|s| s.identity.as_bytes() == &g.identity);
             g.unlisted_since = if listed {
                 None
             } else {
@@ -180,11 +184,17 @@ impl GuardSet {
                 .is_some_and(|t| now.saturating_sub(t) > params.remove_unlisted_after);
             !expired && !gone
         });
-        while self.sampled.len() < params.max_sample && self.usable(now, params) < params.min_usable {
+        while self.sampled.len() < params.max_sample && self.usable(now, params) < params.min_usable
+        {
             let fresh: Vec<&RelayStatus> = candidates
                 .iter()
                 .copied()
-                .filter(|s| !self.sampled.iter().any(|g| &g.identity == s.identity.as_bytes()))
+                .filter(|s| {
+                    !self
+                        .sampled
+                        .iter()
+                        .any(|g| &g.identity == s.identity.as_bytes())
+                })
                 .collect();
             let Some(chosen) = weighted_pick(&fresh, rng) else {
                 break;
@@ -267,7 +277,9 @@ impl GuardSet {
     }
 
     fn find(&mut self, id: &RelayIdentity) -> Option<&mut SampledGuard> {
-        self.sampled.iter_mut().find(|g| &g.identity == id.as_bytes())
+        self.sampled
+            .iter_mut()
+            .find(|g| &g.identity == id.as_bytes())
     }
 }
 

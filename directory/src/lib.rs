@@ -45,6 +45,7 @@ pub use authority::{
     AuthorityCert, AuthorityIdentity, AuthorityIdentityKeypair, AuthoritySet, AuthoritySigningKey,
     AuthoritySigningKeypair,
 };
+pub use build_timeout::{BuildTimeouts, TimeoutParams};
 pub use consensus::{Consensus, ConsensusBody, ConsensusSignature};
 pub use descriptor::{OnionKeyCert, RelayDescriptor, SignedDescriptor};
 pub use dir_msg::{DirRequest, DirResponse};
@@ -52,9 +53,8 @@ pub use error::{DirectoryError, ErrorKind};
 pub use exit_policy::{
     AddrPattern, ExitAction, ExitPolicy, ExitRule, ExitSummary, PortRange, PortSet,
 };
-pub use build_timeout::{BuildTimeouts, TimeoutParams};
-pub use guard::{GuardParams, GuardSet};
 pub use fields::{MAX_ADDRESS_LEN, MAX_ADDRESSES, MAX_FAMILY, MAX_SOFTWARE_LEN};
+pub use guard::{GuardParams, GuardSet};
 pub use hsdir_ring::HsDirRing;
 pub use roles::Roles;
 pub use schedule::{Period, VotingSchedule};

@@ -3,6 +3,7 @@
 //!
 //! * [`host`]: the libp2p host (TCP, Noise, Yamux) keyed by the relay
 //!   identity (docs/spec.md §13.1);
+//! * [`bridge`]: circuit streams bridged to TCP connections;
 //! * [`dir`]: the directory protocol on request-response (§12.13);
 //! * [`dir_client`]: fetching and keeping the consensus (§12.8);
 //! * [`link`]: cells on one substream per circuit hop (§13.2);
@@ -10,6 +11,7 @@
 //! * [`keystore`]: long-term keys in 0600 files (§2.5).
 #![forbid(unsafe_code)]
 
+pub mod bridge;
 pub mod dir;
 pub mod dir_client;
 mod error;

@@ -18,7 +18,9 @@ use warren_proto::circuit::{RelayAction, RelayCircuit, Verdict};
 use warren_proto::relay_msg::{EndReason, LinkSpec};
 use warren_proto::stream::StreamEvent;
 
-use crate::exit::{ExitEvent, ExitStreams};
+use warren_net::bridge::BridgeEvent;
+
+use crate::exit::ExitStreams;
 use crate::node::Shared;
 
 /// The circuit id a relay uses on the links it opens: each link carries one
@@ -109,7 +111,16 @@ impl Hop {
                 link = poll_extending(&mut self.extending) => self.extended(link),
                 Some(event) = recv_exit(&mut self.exit) => {
                     if let Some(exit) = self.exit.as_mut() {
-                        exit.handle(self.circuit.streams(), event);
+                        let streams = self.circuit.streams();
+                        match exit.bridge.handle(streams, event) {
+                            Some((id, Ok(()))) if streams.accept(id).is_err() => {
+                                exit.bridge.forget(id);
+                            }
+                            Some((id, Err(reason))) => {
+                                let _ = streams.reset(id, reason);
+                            }
+                            _ => {}
+                        }
                     }
                 }
                 _ = shutdown.changed() => return,
@@ -167,9 +178,9 @@ impl Hop {
         match event {
             StreamEvent::Incoming { id, host, port } => exit.open(id, host, port),
             StreamEvent::Readable(id) | StreamEvent::Ended { id, .. } => {
-                exit.flush_to_tcp(streams, id)
+                exit.bridge.flush_to_tcp(streams, id)
             }
-            StreamEvent::Writable(id) => exit.flush_to_stream(streams, id),
+            StreamEvent::Writable(id) => exit.bridge.flush_to_stream(streams, id),
             StreamEvent::Opened(_) => {}
         }
     }
@@ -261,9 +272,9 @@ async fn recv_next(next: &mut Option<(LinkReader, LinkWriter)>) -> Result<Option
     }
 }
 
-async fn recv_exit(exit: &mut Option<ExitStreams>) -> Option<ExitEvent> {
+async fn recv_exit(exit: &mut Option<ExitStreams>) -> Option<BridgeEvent> {
     match exit {
-        Some(exit) => exit.events.recv().await,
+        Some(exit) => exit.bridge.events.recv().await,
         None => pending().await,
     }
 }

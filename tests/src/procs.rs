@@ -55,6 +55,8 @@ pub struct Node {
     pub dir: PathBuf,
     /// Its log (stderr) file.
     pub log: PathBuf,
+    /// Its standard output, in a file.
+    pub out: PathBuf,
     child: Option<Child>,
 }
 
@@ -63,12 +65,14 @@ impl Node {
     pub fn spawn(role: &'static str, dir: &Path, args: &[&str]) -> Self {
         std::fs::create_dir_all(dir).unwrap();
         let log = dir.join("log.txt");
+        let out = dir.join("out.txt");
         let stderr = std::fs::File::create(&log).unwrap();
+        let stdout = std::fs::File::create(&out).unwrap();
         let child = Command::new(warren_bin())
             .args(args)
             .env("WARREN_LOG", "info")
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
+            .stdout(stdout)
             .stderr(stderr)
             .spawn()
             .expect("start warren");
@@ -76,6 +80,7 @@ impl Node {
             role,
             dir: dir.to_path_buf(),
             log,
+            out,
             child: Some(child),
         }
     }
@@ -105,6 +110,27 @@ impl Node {
     /// What it has logged so far.
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// What it has printed so far.
+    pub fn out_text(&self) -> String {
+        std::fs::read_to_string(&self.out).unwrap_or_default()
+    }
+
+    /// Waits until its standard output contains `text`.
+    pub fn wait_for_output(&mut self, text: &str, within: Duration) {
+        let deadline = Instant::now() + within;
+        while !self.out_text().contains(text) {
+            self.assert_running();
+            assert!(
+                Instant::now() < deadline,
+                "{} did not print {text:?} within {within:?}:\n{}\n{}",
+                self.role,
+                self.out_text(),
+                self.log_text()
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
     }
 
     /// Waits until its log contains `text`.
@@ -215,6 +241,83 @@ pub fn start_relay(
         &dir,
         &["relay", "--config", path.to_str().unwrap()],
     )
+}
+
+/// A client process on `ip` with a SOCKS and an HTTP entry on free ports.
+pub struct TestClient {
+    /// The process.
+    pub node: Node,
+    /// Its SOCKS entry.
+    pub socks: SocketAddr,
+    /// Its HTTP proxy entry.
+    pub http: SocketAddr,
+}
+
+/// Starts `warren client` on `ip` in `root/name`, in the directory of
+/// `entries`.
+pub fn start_client(root: &Path, name: &str, ip: &str, entries: &str) -> TestClient {
+    let dir = root.join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    let socks: SocketAddr = format!("{ip}:{}", free_port(ip)).parse().unwrap();
+    let http: SocketAddr = format!("{ip}:{}", free_port(ip)).parse().unwrap();
+    let config = format!(
+        "data_dir = {dir:?}\nsocks_listen = [\"{socks}\"]\nhttp_listen = [\"{http}\"]\n\n{entries}"
+    );
+    let path = dir.join("client.toml");
+    std::fs::write(&path, config).unwrap();
+    let node = Node::spawn(
+        "client",
+        &dir,
+        &["client", "--config", path.to_str().unwrap()],
+    );
+    TestClient { node, socks, http }
+}
+
+/// A small HTTP/1.1 backend on 127.0.0.1 in a thread: `GET /hello` gives a
+/// JSON body, `GET /bytes/N` N pattern bytes, anything else 404. Each
+/// connection serves one request and closes.
+pub fn start_backend() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(conn) = conn else { continue };
+            std::thread::spawn(move || serve_backend(conn));
+        }
+    });
+    port
+}
+
+/// The JSON body of the backend's `/hello`.
+pub const HELLO: &str = "{\"service\":\"warren-test\",\"ok\":true}";
+
+fn serve_backend(mut conn: TcpStream) {
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") && head.len() < 16 * 1024 {
+        match conn.read(&mut byte) {
+            Ok(1) => head.push(byte[0]),
+            _ => return,
+        }
+    }
+    let text = String::from_utf8_lossy(&head);
+    let path = text.split(' ').nth(1).unwrap_or("/").to_owned();
+    let (status, body): (&str, Vec<u8>) = if path == "/hello" {
+        ("200 OK", HELLO.as_bytes().to_vec())
+    } else if let Some(n) = path
+        .strip_prefix("/bytes/")
+        .and_then(|n| n.parse::<usize>().ok())
+    {
+        ("200 OK", (0..n).map(crate::net::pattern).collect())
+    } else {
+        ("404 Not Found", b"not found\n".to_vec())
+    };
+    let _ = write!(
+        conn,
+        "HTTP/1.1 {status}\r\nContent-Length: {}\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    let _ = conn.write_all(&body);
 }
 
 /// `GET path` over HTTP/1.1 from `addr`: the status code and the body, or

@@ -191,7 +191,9 @@ fn picks_are_weighted_by_bandwidth() {
     let mut counts: HashMap<RelayIdentity, u32> = HashMap::new();
     let draws = 55_000;
     for _ in 0..draws {
-        *counts.entry(weighted_pick(&all, &mut rng).unwrap().identity).or_default() += 1;
+        *counts
+            .entry(weighted_pick(&all, &mut rng).unwrap().identity)
+            .or_default() += 1;
     }
     let total: u64 = all.iter().map(|s| s.bandwidth).sum();
     for s in &all {
@@ -262,7 +264,10 @@ fn guards_follow_the_primary_order_failures_and_retries() {
     });
     guards.update(&smaller, t + 800, &params, &mut rng);
     assert_ne!(
-        guards.choose(&smaller, t + 800, &params, |_| true).unwrap().identity,
+        guards
+            .choose(&smaller, t + 800, &params, |_| true)
+            .unwrap()
+            .identity,
         primary[2]
     );
     assert!(guards.sampled().contains(&primary[2]));

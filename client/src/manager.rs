@@ -1,0 +1,337 @@
+//! The circuit manager (docs/spec.md §14): paths from the consensus, the
+//! persistent guard set, learned build timeouts, preemptive circuits, and
+//! streams placed on circuits by isolation key, retried on another path
+//! when a hop fails or an exit refuses.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::sync::watch;
+use warren_crypto::RelayIdentity;
+use warren_directory::guard::fits_path;
+use warren_directory::path::{exit_candidates, pick, pick_middle};
+use warren_directory::{
+    BuildTimeouts, Consensus, GuardParams, GuardSet, RelayStatus, TimeoutParams,
+};
+use warren_net::dir_client::unix_now;
+use warren_net::host::Host;
+use warren_proto::relay_msg::{EndReason, StreamId};
+
+use crate::ClientError;
+use crate::circuit::{self, BeginFailure, Circuit, hop_target};
+use crate::pool::{IsolationKey, Pool};
+
+/// The guard state file in the data directory.
+pub const GUARDS_FILE: &str = "guards";
+/// Paths tried for one stream or one preemptive circuit.
+const ATTEMPTS: usize = 3;
+/// How long an exit may take to answer a BEGIN.
+const BEGIN_TIMEOUT: Duration = Duration::from_secs(30);
+/// The port preemptive circuits are made for.
+const PREEMPTIVE_PORT: u16 = 80;
+
+/// How the manager runs.
+#[derive(Debug, Clone)]
+pub struct ManagerConfig {
+    /// Where the guard state is kept.
+    pub data_dir: PathBuf,
+    /// Clean circuits kept ready.
+    pub preemptive: usize,
+    /// A circuit takes no new stream this long after its first.
+    pub max_dirtiness: Duration,
+    /// The guard rules.
+    pub guards: GuardParams,
+    /// The build-timeout rules.
+    pub timeouts: TimeoutParams,
+}
+
+/// How far the client has come (§14.6), in percent.
+pub mod progress {
+    /// Started; no consensus.
+    pub const STARTING: u8 = 0;
+    /// A consensus is held.
+    pub const CONSENSUS: u8 = 40;
+    /// Guards are sampled.
+    pub const GUARDS: u8 = 60;
+    /// The first circuit is built: ready.
+    pub const READY: u8 = 100;
+}
+
+struct Inner {
+    guards: GuardSet,
+    timeouts: BuildTimeouts,
+    pool: Pool,
+}
+
+/// The circuit manager.
+pub struct Manager {
+    host: Host,
+    consensus: watch::Receiver<Option<Arc<Consensus>>>,
+    config: ManagerConfig,
+    inner: Mutex<Inner>,
+    progress: AtomicU8,
+}
+
+impl Manager {
+    /// A manager over `host`, building from the consensus `consensus`
+    /// holds; the guard state is loaded from the data directory.
+    pub fn new(
+        host: Host,
+        consensus: watch::Receiver<Option<Arc<Consensus>>>,
+        config: ManagerConfig,
+    ) -> Self {
+        let path = config.data_dir.join(GUARDS_FILE);
+        let guards = match std::fs::read(&path) {
+            Ok(bytes) => GuardSet::decode(&bytes).unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "the guard state is unreadable; sampling new guards");
+                GuardSet::default()
+            }),
+            Err(_) => GuardSet::default(),
+        };
+        let timeouts = BuildTimeouts::new(config.timeouts);
+        Self {
+            host,
+            consensus,
+            config,
+            inner: Mutex::new(Inner {
+                guards,
+                timeouts,
+                pool: Pool::default(),
+            }),
+            progress: AtomicU8::new(progress::STARTING),
+        }
+    }
+
+    fn inner(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The host circuits are built over.
+    pub fn host(&self) -> &Host {
+        &self.host
+    }
+
+    /// The bootstrap progress in percent (§14.6).
+    pub fn progress(&self) -> u8 {
+        self.progress.load(Ordering::Relaxed)
+    }
+
+    fn advance(&self, to: u8, what: &str) {
+        if self.progress.fetch_max(to, Ordering::Relaxed) < to {
+            tracing::info!(percent = to, "bootstrap: {what}");
+        }
+    }
+
+    /// The consensus held, or [`ClientError::NotReady`].
+    fn current(&self) -> Result<Arc<Consensus>, ClientError> {
+        let consensus = self
+            .consensus
+            .borrow()
+            .clone()
+            .ok_or(ClientError::NotReady)?;
+        self.advance(progress::CONSENSUS, "a valid consensus is held");
+        Ok(consensus)
+    }
+
+    fn save_guards(&self, guards: &GuardSet) {
+        let path = self.config.data_dir.join(GUARDS_FILE);
+        let tmp = path.with_extension("tmp");
+        let written = guards
+            .encode()
+            .map_err(|e| std::io::Error::other(e.to_string()))
+            .and_then(|bytes| std::fs::write(&tmp, bytes))
+            .and_then(|()| std::fs::rename(&tmp, &path));
+        if let Err(e) = written {
+            tracing::warn!(error = %e, "cannot store the guard state");
+        }
+    }
+
+    /// Whether `exit` may carry a stream to `port` by the consensus: its
+    /// summary opens the port, or no exit's does (see
+    /// [`exit_candidates`]).
+    fn exit_fits(consensus: &Consensus, exit: &RelayIdentity, port: u16) -> bool {
+        exit_candidates(consensus, port)
+            .iter()
+            .any(|s| &s.identity == exit)
+    }
+
+    /// Chooses a path for `port`: exit, guard, middle (§14.1).
+    fn choose_path(
+        &self,
+        consensus: &Consensus,
+        port: u16,
+        refused: &[RelayIdentity],
+    ) -> Result<[RelayStatus; 3], ClientError> {
+        let mut rng = rand::rng();
+        let now = unix_now();
+        let mut inner = self.inner();
+        let params = self.config.guards;
+        inner.guards.update(consensus, now, &params, &mut rng);
+        let guards = inner.guards.clone();
+        drop(inner);
+        self.save_guards(&guards);
+        self.advance(progress::GUARDS, "guards sampled");
+        let exits = exit_candidates(consensus, port);
+        if exits.iter().all(|e| refused.contains(&e.identity)) {
+            return Err(ClientError::NotAllowed(format!("port {port}")));
+        }
+        // Try exits until one fits some guard and middle.
+        for _ in 0..8 {
+            let Some(exit) = pick(exits.iter().copied(), &[], refused, &mut rng) else {
+                break;
+            };
+            let Some(guard) = guards.choose(consensus, now, &params, |g| fits_path(g, &[exit]))
+            else {
+                continue;
+            };
+            let Some(middle) = pick_middle(consensus, &[guard, exit], &mut rng) else {
+                continue;
+            };
+            return Ok([guard.clone(), middle.clone(), exit.clone()]);
+        }
+        Err(ClientError::Build(
+            "no guard, middle and exit of the consensus fit one path".into(),
+        ))
+    }
+
+    /// Builds a circuit for `port`, trying up to three paths.
+    async fn build_for(
+        &self,
+        port: u16,
+        refused: &[RelayIdentity],
+    ) -> Result<Circuit, ClientError> {
+        let mut last = ClientError::Build("no attempt made".into());
+        for _ in 0..ATTEMPTS {
+            let consensus = self.current()?;
+            let path = self.choose_path(&consensus, port, refused)?;
+            let hops: Vec<_> = path.iter().map(hop_target).collect();
+            let timeout = Duration::from_millis(self.inner().timeouts.timeout_ms());
+            let started = Instant::now();
+            match circuit::build(&self.host, &hops, timeout).await {
+                Ok(circuit) => {
+                    let ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+                    self.inner().timeouts.record(ms);
+                    self.advance(progress::READY, "a circuit is built; ready");
+                    return Ok(circuit);
+                }
+                Err(failure) => {
+                    tracing::debug!(error = %failure.error, at_guard = failure.at_guard, "circuit build failed");
+                    if failure.at_guard {
+                        let mut inner = self.inner();
+                        inner.guards.failed(&path[0].identity, unix_now());
+                        let guards = inner.guards.clone();
+                        drop(inner);
+                        self.save_guards(&guards);
+                    }
+                    last = failure.error;
+                }
+            }
+        }
+        Err(last)
+    }
+
+    /// Opens a stream to `host:port` for `key`: on a circuit of `key` or a
+    /// clean one, else a new one; another exit when one refuses by policy,
+    /// a new circuit when one fails.
+    pub(crate) async fn connect(
+        &self,
+        key: &IsolationKey,
+        host: &str,
+        port: u16,
+    ) -> Result<(Circuit, StreamId), ClientError> {
+        let mut refused: Vec<RelayIdentity> = Vec::new();
+        let mut last = ClientError::Build("no attempt made".into());
+        for _ in 0..ATTEMPTS {
+            let consensus = self.current()?;
+            let now = Instant::now();
+            let reused = {
+                let mut inner = self.inner();
+                inner.pool.prune(now, self.config.max_dirtiness);
+                inner.pool.claim(key, now, |c| {
+                    !refused.contains(&c.exit) && Self::exit_fits(&consensus, &c.exit, port)
+                })
+            };
+            let circuit = match reused {
+                Some(c) => c,
+                None => {
+                    let c = self.build_for(port, &refused).await?;
+                    self.inner()
+                        .pool
+                        .add(c.clone(), Some(key.clone()), Instant::now());
+                    c
+                }
+            };
+            match tokio::time::timeout(BEGIN_TIMEOUT, circuit.begin(host, port)).await {
+                Ok(Ok(id)) => {
+                    let mut inner = self.inner();
+                    inner.guards.succeeded(&circuit.guard, unix_now());
+                    let guards = inner.guards.clone();
+                    drop(inner);
+                    self.save_guards(&guards);
+                    return Ok((circuit, id));
+                }
+                Ok(Err(BeginFailure::Ended(reason))) => match reason {
+                    EndReason::EXITPOLICY => {
+                        refused.push(circuit.exit);
+                        last = ClientError::NotAllowed(format!("{host}:{port}"));
+                    }
+                    EndReason::RESOLVEFAILED => {
+                        return Err(ClientError::Unreachable(format!(
+                            "the exit could not resolve {host}"
+                        )));
+                    }
+                    EndReason::NOROUTE => {
+                        return Err(ClientError::Unreachable(format!("no route to {host}")));
+                    }
+                    EndReason::CONNECTREFUSED => return Err(ClientError::Refused),
+                    EndReason::TIMEOUT => {
+                        return Err(ClientError::TimedOut(format!(
+                            "the exit could not connect to {host}:{port} in time"
+                        )));
+                    }
+                    other => {
+                        last = ClientError::Build(format!("the exit ended the stream: {other}"))
+                    }
+                },
+                Ok(Err(BeginFailure::CircuitClosed)) => {
+                    last = ClientError::Build("the circuit closed".into());
+                }
+                Err(_) => {
+                    last =
+                        ClientError::TimedOut(format!("the exit did not answer for {host}:{port}"));
+                }
+            }
+        }
+        Err(last)
+    }
+
+    /// Keeps `preemptive` clean circuits ready, forever (§14.4).
+    pub(crate) async fn maintain(self: Arc<Self>) {
+        loop {
+            let (clean, ready) = {
+                let mut inner = self.inner();
+                inner.pool.prune(Instant::now(), self.config.max_dirtiness);
+                (inner.pool.clean(), self.consensus.borrow().is_some())
+            };
+            if ready && clean < self.config.preemptive {
+                match self.build_for(PREEMPTIVE_PORT, &[]).await {
+                    Ok(c) => self.inner().pool.add(c, None, Instant::now()),
+                    Err(e) => {
+                        tracing::debug!(error = %e, "no preemptive circuit");
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                    }
+                }
+                continue;
+            }
+            let mut changed = self.consensus.clone();
+            tokio::select! {
+                _ = changed.changed() => {}
+                () = tokio::time::sleep(Duration::from_secs(1)) => {}
+            }
+        }
+    }
+}

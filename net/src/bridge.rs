@@ -1,0 +1,256 @@
+//! Streams bridged to TCP connections (docs/spec.md §10, §13.4): an
+//! exit's connections to their targets, a client's connections from its
+//! SOCKS and HTTP entries.
+//!
+//! Each stream has a task that owns the connection. The circuit task and
+//! the stream tasks exchange data through bounded queues, with credits in
+//! both directions, so that neither side buffers more than a few chunks per
+//! stream; the stream windows of §10.3 do the rest end to end.
+
+use std::collections::{HashMap, VecDeque};
+use std::future::Future;
+use std::sync::Arc;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
+use tokio::task::JoinHandle;
+use warren_proto::relay_msg::{EndReason, StreamId};
+use warren_proto::stream::{StreamRead, StreamSet};
+
+/// Bytes read from a TCP connection at a time.
+const CHUNK: usize = 16 * 1024;
+/// Chunks a stream's TCP reader may have in flight to the circuit task.
+const CREDITS: usize = 4;
+/// Chunks queued towards a stream's TCP writer.
+const TO_TCP_QUEUE: usize = 4;
+/// Events all stream tasks of a circuit may have queued.
+const EVENT_QUEUE: usize = 256;
+
+/// What a stream task reports to its circuit task.
+pub enum BridgeEvent {
+    /// The connection is open, or failed for this reason.
+    Connected(StreamId, Result<(), EndReason>),
+    /// Bytes from the connection; the permit is returned once they are
+    /// taken into the stream.
+    Data(StreamId, Vec<u8>, OwnedSemaphorePermit),
+    /// The connection's read side ended.
+    Eof(StreamId),
+    /// A chunk was written to the connection: more may be sent.
+    Drained(StreamId),
+}
+
+struct BridgedStream {
+    to_tcp: Option<mpsc::Sender<Vec<u8>>>,
+    /// Chunks from the connection that the stream could not take yet, in
+    /// order, with how much of the first was taken (at most [`CREDITS`]).
+    pending: VecDeque<(Vec<u8>, OwnedSemaphorePermit)>,
+    taken: usize,
+    /// The connection's read side ended; END once `pending` is sent.
+    eof: bool,
+    task: JoinHandle<()>,
+}
+
+/// The bridged streams of one circuit.
+pub struct StreamBridge {
+    streams: HashMap<StreamId, BridgedStream>,
+    events_tx: mpsc::Sender<BridgeEvent>,
+    /// Events from the stream tasks, for [`StreamBridge::handle`].
+    pub events: mpsc::Receiver<BridgeEvent>,
+}
+
+impl StreamBridge {
+    /// A bridge with no stream.
+    pub fn new() -> Self {
+        let (events_tx, events) = mpsc::channel(EVENT_QUEUE);
+        Self {
+            streams: HashMap::new(),
+            events_tx,
+            events,
+        }
+    }
+
+    /// Starts stream `id`'s task: it waits for `connection` (an exit's
+    /// connect, or a client's accepted connection), reports it, then copies.
+    pub fn open<F>(&mut self, id: StreamId, connection: F)
+    where
+        F: Future<Output = Result<TcpStream, EndReason>> + Send + 'static,
+    {
+        let (to_tcp, from_circuit) = mpsc::channel(TO_TCP_QUEUE);
+        let task = tokio::spawn(stream_task(
+            id,
+            connection,
+            self.events_tx.clone(),
+            from_circuit,
+        ));
+        let stream = BridgedStream {
+            to_tcp: Some(to_tcp),
+            pending: VecDeque::new(),
+            taken: 0,
+            eof: false,
+            task,
+        };
+        self.streams.insert(id, stream);
+    }
+
+    /// Applies one event from a stream task to the circuit's streams.
+    /// Returns the outcome of a connection attempt for the caller to act on
+    /// (an exit accepts or resets the stream); a failed one is forgotten.
+    pub fn handle(
+        &mut self,
+        streams: &mut StreamSet,
+        event: BridgeEvent,
+    ) -> Option<(StreamId, Result<(), EndReason>)> {
+        match event {
+            BridgeEvent::Connected(id, result) => {
+                if result.is_err() {
+                    self.forget(id);
+                }
+                return Some((id, result));
+            }
+            BridgeEvent::Data(id, data, permit) => {
+                if let Some(s) = self.streams.get_mut(&id) {
+                    s.pending.push_back((data, permit));
+                }
+                self.flush_to_stream(streams, id);
+            }
+            BridgeEvent::Eof(id) => {
+                if let Some(s) = self.streams.get_mut(&id) {
+                    s.eof = true;
+                }
+                self.flush_to_stream(streams, id);
+            }
+            BridgeEvent::Drained(id) => self.flush_to_tcp(streams, id),
+        }
+        None
+    }
+
+    /// Stops bridging stream `id` (its stream is gone).
+    pub fn forget(&mut self, id: StreamId) {
+        if let Some(s) = self.streams.remove(&id) {
+            s.task.abort();
+        }
+    }
+
+    /// The stream can take more: send what the connection delivered.
+    pub fn flush_to_stream(&mut self, streams: &mut StreamSet, id: StreamId) {
+        let Some(s) = self.streams.get_mut(&id) else {
+            return;
+        };
+        while let Some((data, _)) = s.pending.front() {
+            let rest = data.get(s.taken..).unwrap_or_default();
+            match streams.write(id, rest) {
+                Ok(n) if n < rest.len() => {
+                    s.taken += n;
+                    break;
+                }
+                Ok(_) => {
+                    // The chunk is in; its credit goes back to the reader.
+                    s.pending.pop_front();
+                    s.taken = 0;
+                }
+                Err(_) => return self.forget(id),
+            }
+        }
+        if s.eof && s.pending.is_empty() {
+            let _ = streams.close(id);
+            s.to_tcp = None;
+        }
+    }
+
+    /// Data arrived on the stream (or the connection drained): copy what
+    /// fits into the connection's queue; leave the rest in the stream, so
+    /// its window stays closed until the connection catches up.
+    pub fn flush_to_tcp(&mut self, streams: &mut StreamSet, id: StreamId) {
+        let Some(s) = self.streams.get_mut(&id) else {
+            return;
+        };
+        let mut buf = vec![0u8; CHUNK];
+        while let Some(tx) = s.to_tcp.as_ref().filter(|tx| tx.capacity() > 0) {
+            match streams.read(id, &mut buf) {
+                Ok(StreamRead::Bytes(n)) => {
+                    let _ = tx.try_send(buf.get(..n).unwrap_or_default().to_vec());
+                }
+                Ok(StreamRead::WouldBlock) => return,
+                Ok(StreamRead::Finished(_)) | Err(_) => {
+                    // The client ended the stream: the connection's write
+                    // side closes once its queue is written.
+                    s.to_tcp = None;
+                    return;
+                }
+            }
+        }
+    }
+}
+
+impl Default for StreamBridge {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Drop for StreamBridge {
+    fn drop(&mut self) {
+        for s in self.streams.values() {
+            s.task.abort();
+        }
+    }
+}
+
+/// One bridged stream: wait for the connection, report it, copy.
+async fn stream_task<F>(
+    id: StreamId,
+    connection: F,
+    events: mpsc::Sender<BridgeEvent>,
+    mut from_circuit: mpsc::Receiver<Vec<u8>>,
+) where
+    F: Future<Output = Result<TcpStream, EndReason>>,
+{
+    let conn = match connection.await {
+        Ok(conn) => conn,
+        Err(reason) => return drop(events.send(BridgeEvent::Connected(id, Err(reason))).await),
+    };
+    if events
+        .send(BridgeEvent::Connected(id, Ok(())))
+        .await
+        .is_err()
+    {
+        return;
+    }
+    let (mut read, mut write) = conn.into_split();
+    let credits = Arc::new(Semaphore::new(CREDITS));
+    let reader_events = events.clone();
+    let reader = async move {
+        loop {
+            let Ok(permit) = credits.clone().acquire_owned().await else {
+                return;
+            };
+            let mut buf = vec![0u8; CHUNK];
+            match read.read(&mut buf).await {
+                Ok(0) | Err(_) => return drop(reader_events.send(BridgeEvent::Eof(id)).await),
+                Ok(n) => {
+                    buf.truncate(n);
+                    if reader_events
+                        .send(BridgeEvent::Data(id, buf, permit))
+                        .await
+                        .is_err()
+                    {
+                        return;
+                    }
+                }
+            }
+        }
+    };
+    let writer = async move {
+        while let Some(chunk) = from_circuit.recv().await {
+            if write.write_all(&chunk).await.is_err() {
+                return;
+            }
+            if events.send(BridgeEvent::Drained(id)).await.is_err() {
+                return;
+            }
+        }
+        let _ = write.shutdown().await;
+    };
+    tokio::join!(reader, writer);
+}
