@@ -317,6 +317,9 @@ impl Manager {
                 inner.pool.prune(Instant::now(), self.config.max_dirtiness);
                 (inner.pool.clean(), self.consensus.borrow().is_some())
             };
+            if ready {
+                self.advance(progress::CONSENSUS, "a valid consensus is held");
+            }
             if ready && clean < self.config.preemptive {
                 match self.build_for(PREEMPTIVE_PORT, &[]).await {
                     Ok(c) => self.inner().pool.add(c, None, Instant::now()),

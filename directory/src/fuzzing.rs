@@ -103,6 +103,18 @@ pub fn dir_msg(data: &[u8]) {
     }
 }
 
+/// A stored guard state (§14.2): whatever decodes re-encodes to the same
+/// bytes.
+pub fn guard_state(data: &[u8]) {
+    if let Ok(state) = crate::GuardSet::decode(data) {
+        assert_eq!(
+            state.encode().expect("a decoded guard state encodes"),
+            data,
+            "guard state is not canonical"
+        );
+    }
+}
+
 #[cfg(test)]
 mod test {
     use super::*;

@@ -254,14 +254,14 @@ pub struct TestClient {
 }
 
 /// Starts `warren client` on `ip` in `root/name`, in the directory of
-/// `entries`.
-pub fn start_client(root: &Path, name: &str, ip: &str, entries: &str) -> TestClient {
+/// `entries`; `extra` is added to its client.toml.
+pub fn start_client(root: &Path, name: &str, ip: &str, entries: &str, extra: &str) -> TestClient {
     let dir = root.join(name);
     std::fs::create_dir_all(&dir).unwrap();
     let socks: SocketAddr = format!("{ip}:{}", free_port(ip)).parse().unwrap();
     let http: SocketAddr = format!("{ip}:{}", free_port(ip)).parse().unwrap();
     let config = format!(
-        "data_dir = {dir:?}\nsocks_listen = [\"{socks}\"]\nhttp_listen = [\"{http}\"]\n\n{entries}"
+        "data_dir = {dir:?}\nsocks_listen = [\"{socks}\"]\nhttp_listen = [\"{http}\"]\n{extra}\n\n{entries}"
     );
     let path = dir.join("client.toml");
     std::fs::write(&path, config).unwrap();
@@ -318,6 +318,36 @@ fn serve_backend(mut conn: TcpStream) {
         body.len()
     );
     let _ = conn.write_all(&body);
+}
+
+/// Opens a SOCKS5 connection through `socks` to `127.0.0.1:port`, with
+/// `user` as the username (a fresh isolation key per name), and sends an
+/// HTTP GET of `path`. Returns the connection, ready to read the response.
+pub fn socks5_get(socks: SocketAddr, user: &str, port: u16, path: &str) -> TcpStream {
+    let mut s = TcpStream::connect(socks).expect("connect to the SOCKS entry");
+    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    s.write_all(&[5, 1, 2]).unwrap();
+    let mut reply = [0u8; 2];
+    s.read_exact(&mut reply).unwrap();
+    assert_eq!(reply, [5, 2], "username/password accepted");
+    let mut auth = vec![1, u8::try_from(user.len()).unwrap()];
+    auth.extend(user.as_bytes());
+    auth.extend([1, b'x']);
+    s.write_all(&auth).unwrap();
+    s.read_exact(&mut reply).unwrap();
+    assert_eq!(reply, [1, 0]);
+    let mut req = vec![5, 1, 0, 1, 127, 0, 0, 1];
+    req.extend(port.to_be_bytes());
+    s.write_all(&req).unwrap();
+    let mut connected = [0u8; 10];
+    s.read_exact(&mut connected).unwrap();
+    assert_eq!(connected[1], 0, "SOCKS reply {}", connected[1]);
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    s
 }
 
 /// `GET path` over HTTP/1.1 from `addr`: the status code and the body, or

@@ -74,7 +74,7 @@ fn network() -> Network {
             extra,
         ));
     }
-    let mut client = start_client(root.path(), "client", "127.0.4.30", &auths.entries);
+    let mut client = start_client(root.path(), "client", "127.0.4.30", &auths.entries, "");
     client
         .node
         .wait_for_output("bootstrap 100%", Duration::from_secs(60));

@@ -81,6 +81,11 @@ fn dir_msg_corpus() {
     replay("dir_msg", warren_directory::fuzzing::dir_msg);
 }
 
+#[test]
+fn guard_state_corpus() {
+    replay("guard_state", warren_directory::fuzzing::guard_state);
+}
+
 /// The valid directory seeds still decode, so the corpora keep reaching
 /// past the first checks (docs/spec.md §12.11 made them).
 #[test]
