@@ -34,11 +34,9 @@ fn first_byte(mut s: TcpStream) {
 fn direct(port: u16) -> Duration {
     let started = Instant::now();
     let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    write!(
-        s,
-        "GET /hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
+    s.set_nodelay(true).unwrap();
+    s.write_all(b"GET /hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
     first_byte(s);
     started.elapsed()
 }

@@ -312,12 +312,14 @@ fn serve_backend(mut conn: TcpStream) {
     } else {
         ("404 Not Found", b"not found\n".to_vec())
     };
-    let _ = write!(
-        conn,
+    let mut response = format!(
         "HTTP/1.1 {status}\r\nContent-Length: {}\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n",
         body.len()
-    );
-    let _ = conn.write_all(&body);
+    )
+    .into_bytes();
+    response.extend(body);
+    let _ = conn.set_nodelay(true);
+    let _ = conn.write_all(&response);
 }
 
 /// Opens a SOCKS5 connection through `socks` to `127.0.0.1:port`, with
@@ -326,6 +328,7 @@ fn serve_backend(mut conn: TcpStream) {
 pub fn socks5_get(socks: SocketAddr, user: &str, port: u16, path: &str) -> TcpStream {
     let mut s = TcpStream::connect(socks).expect("connect to the SOCKS entry");
     s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    s.set_nodelay(true).unwrap();
     s.write_all(&[5, 1, 2]).unwrap();
     let mut reply = [0u8; 2];
     s.read_exact(&mut reply).unwrap();
@@ -342,11 +345,9 @@ pub fn socks5_get(socks: SocketAddr, user: &str, port: u16, path: &str) -> TcpSt
     let mut connected = [0u8; 10];
     s.read_exact(&mut connected).unwrap();
     assert_eq!(connected[1], 0, "SOCKS reply {}", connected[1]);
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
+    // One write, as real clients send a request head.
+    let head = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    s.write_all(head.as_bytes()).unwrap();
     s
 }
 
