@@ -34,6 +34,14 @@ pub(crate) struct RelayFile {
     pub(crate) publish_interval_secs: Option<u64>,
     /// A plain-HTTP directory port, e.g. "127.0.0.1:9180".
     pub(crate) http_listen: Option<SocketAddr>,
+    /// A loopback Prometheus port, e.g. "127.0.0.1:9190".
+    pub(crate) metrics_listen: Option<SocketAddr>,
+    /// Relayed bytes per second (absent: no limit).
+    pub(crate) bandwidth_rate: Option<u64>,
+    /// Bytes allowed above the rate (default: one second's worth).
+    pub(crate) bandwidth_burst: Option<u64>,
+    /// Bytes all link queues may hold.
+    pub(crate) max_queue_bytes: Option<usize>,
     /// The directory authorities.
     #[serde(default)]
     pub(crate) authorities: Vec<AuthorityLine>,
@@ -110,6 +118,8 @@ pub(crate) struct ClientFile {
     pub(crate) preemptive_circuits: Option<usize>,
     /// Seconds a circuit takes new streams after its first (default 600).
     pub(crate) max_dirtiness_secs: Option<u64>,
+    /// A loopback Prometheus port.
+    pub(crate) metrics_listen: Option<SocketAddr>,
     /// The directory authorities.
     #[serde(default)]
     pub(crate) authorities: Vec<AuthorityLine>,

@@ -16,6 +16,9 @@ use warren_net::host::{Host, HostConfig};
 use crate::ClientError;
 use crate::entry::{self, Protocol};
 use crate::manager::{Manager, ManagerConfig};
+use crate::metrics::ClientMetrics;
+use prometheus_client::registry::Registry;
+use warren_net::metrics::{MetricsRoutes, check_loopback};
 
 /// The default SOCKS entry.
 pub const DEFAULT_SOCKS: &str = "127.0.0.1:9350";
@@ -37,6 +40,8 @@ pub struct ClientConfig {
     pub preemptive: usize,
     /// A circuit takes no new stream this long after its first.
     pub max_dirtiness: Duration,
+    /// An optional Prometheus port, loopback only (§13.5).
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 impl ClientConfig {
@@ -50,6 +55,7 @@ impl ClientConfig {
             http_listen: DEFAULT_HTTP.parse().into_iter().collect(),
             preemptive: 2,
             max_dirtiness: Duration::from_secs(600),
+            metrics_listen: None,
         }
     }
 }
@@ -97,6 +103,15 @@ impl Client {
         let (host, _incoming) = Host::start(&key, &host_config)
             .await
             .map_err(ClientError::Host)?;
+        let mut registry = Registry::with_prefix("warren_client");
+        let metrics = ClientMetrics::register(&mut registry);
+        let metrics_listener = match config.metrics_listen {
+            Some(addr) => {
+                check_loopback(addr).map_err(|e| ClientError::Config(e.to_string()))?;
+                Some(bind(addr).await?)
+            }
+            None => None,
+        };
         let sources = config
             .authorities
             .iter()
@@ -113,8 +128,13 @@ impl Client {
                 guards: GuardParams::default(),
                 timeouts: TimeoutParams::default(),
             },
+            metrics,
         ));
         let mut tasks = JoinSet::new();
+        if let Some(listener) = metrics_listener {
+            let routes = Arc::new(MetricsRoutes(Arc::new(registry)));
+            tasks.spawn(warren_net::http::serve(listener, routes));
+        }
         let m = manager.clone();
         tasks.spawn(async move { keeper.run(m.host()).await });
         tasks.spawn(manager.clone().maintain());

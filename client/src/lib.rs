@@ -14,6 +14,7 @@ mod entry;
 mod error;
 mod http_proxy;
 pub mod manager;
+mod metrics;
 mod pool;
 mod socks;
 

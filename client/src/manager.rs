@@ -21,6 +21,7 @@ use warren_proto::relay_msg::{EndReason, StreamId};
 
 use crate::ClientError;
 use crate::circuit::{self, BeginFailure, Circuit, hop_target};
+use crate::metrics::ClientMetrics;
 use crate::pool::{IsolationKey, Pool};
 
 /// The guard state file in the data directory.
@@ -72,15 +73,17 @@ pub struct Manager {
     config: ManagerConfig,
     inner: Mutex<Inner>,
     progress: AtomicU8,
+    metrics: ClientMetrics,
 }
 
 impl Manager {
     /// A manager over `host`, building from the consensus `consensus`
     /// holds; the guard state is loaded from the data directory.
-    pub fn new(
+    pub(crate) fn new(
         host: Host,
         consensus: watch::Receiver<Option<Arc<Consensus>>>,
         config: ManagerConfig,
+        metrics: ClientMetrics,
     ) -> Self {
         let path = config.data_dir.join(GUARDS_FILE);
         let guards = match std::fs::read(&path) {
@@ -101,6 +104,7 @@ impl Manager {
                 pool: Pool::default(),
             }),
             progress: AtomicU8::new(progress::STARTING),
+            metrics,
         }
     }
 
@@ -122,6 +126,7 @@ impl Manager {
 
     fn advance(&self, to: u8, what: &str) {
         if self.progress.fetch_max(to, Ordering::Relaxed) < to {
+            self.metrics.bootstrap_percent.set(i64::from(to));
             tracing::info!(percent = to, "bootstrap: {what}");
         }
     }
@@ -215,10 +220,12 @@ impl Manager {
                 Ok(circuit) => {
                     let ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
                     self.inner().timeouts.record(ms);
+                    self.metrics.circuits_built.inc();
                     self.advance(progress::READY, "a circuit is built; ready");
                     return Ok(circuit);
                 }
                 Err(failure) => {
+                    self.metrics.circuit_build_failures.inc();
                     tracing::debug!(error = %failure.error, at_guard = failure.at_guard, "circuit build failed");
                     if failure.at_guard {
                         let mut inner = self.inner();
@@ -238,6 +245,20 @@ impl Manager {
     /// clean one, else a new one; another exit when one refuses by policy,
     /// a new circuit when one fails.
     pub(crate) async fn connect(
+        &self,
+        key: &IsolationKey,
+        host: &str,
+        port: u16,
+    ) -> Result<(Circuit, StreamId), ClientError> {
+        let result = self.try_connect(key, host, port).await;
+        match &result {
+            Ok(_) => self.metrics.streams_opened.inc(),
+            Err(_) => self.metrics.streams_failed.inc(),
+        };
+        result
+    }
+
+    async fn try_connect(
         &self,
         key: &IsolationKey,
         host: &str,

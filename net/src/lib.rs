@@ -6,7 +6,9 @@
 //! * [`bridge`]: circuit streams bridged to TCP connections;
 //! * [`dir`]: the directory protocol on request-response (§12.13);
 //! * [`dir_client`]: fetching and keeping the consensus (§12.8);
+//! * [`http`]: a small read-only HTTP server (directory and metrics ports);
 //! * [`link`]: cells on one substream per circuit hop (§13.2);
+//! * [`metrics`]: the loopback-only Prometheus port (§13.5);
 //! * [`peer`]: relay identities as libp2p peer ids;
 //! * [`keystore`]: long-term keys in 0600 files (§2.5).
 #![forbid(unsafe_code)]
@@ -16,8 +18,10 @@ pub mod dir;
 pub mod dir_client;
 mod error;
 pub mod host;
+pub mod http;
 pub mod keystore;
 pub mod link;
+pub mod metrics;
 pub mod peer;
 
 pub use error::NetError;

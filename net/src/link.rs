@@ -118,6 +118,11 @@ impl LinkWriter {
         })
     }
 
+    /// Cells queued and not yet written.
+    pub fn queued(&self) -> usize {
+        self.queue.max_capacity() - self.queue.capacity()
+    }
+
     /// Whether the writer task has stopped (the substream failed or closed).
     pub fn is_closed(&self) -> bool {
         self.queue.is_closed()

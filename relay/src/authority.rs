@@ -141,9 +141,9 @@ impl Authority {
         tasks.spawn(schedule::run(shared.clone()));
         tasks.spawn(reachability::run(shared.clone()));
         tasks.spawn(schedule::catch_up(shared.clone()));
-        let view = Arc::new(serve::View(shared.clone()));
         if let Some(listener) = http {
-            tasks.spawn(dir_http::serve(listener, view.clone()));
+            let routes = Arc::new(dir_http::DirRoutes(serve::View(shared.clone())));
+            tasks.spawn(warren_net::http::serve(listener, routes));
         }
         tasks.spawn(serve::run(shared, incoming.dir));
         drop(watch);

@@ -21,7 +21,9 @@ use warren_proto::stream::StreamEvent;
 use warren_net::bridge::BridgeEvent;
 
 use crate::exit::ExitStreams;
+use crate::limits::Registration;
 use crate::node::Shared;
+use warren_proto::cell::CELL_LEN;
 
 /// The circuit id a relay uses on the links it opens: each link carries one
 /// circuit, so one id serves (§13.2).
@@ -42,6 +44,7 @@ pub(crate) async fn run(shared: Arc<Shared>, link: Link, _permit: OwnedSemaphore
         match RelayCircuit::accept_create(eph, &identity, &[&shared.keys.onion], &cell) {
             Ok(accepted) => accepted,
             Err(e) => {
+                shared.metrics.circuits_failed.inc();
                 tracing::debug!(error = %e, "refused a CREATE");
                 let _ = send(
                     &prev_tx,
@@ -56,6 +59,9 @@ pub(crate) async fn run(shared: Arc<Shared>, link: Link, _permit: OwnedSemaphore
     if send(&prev_tx, created, cell.circ_id).is_err() {
         return;
     }
+    shared.metrics.circuits_created.inc();
+    let _open = OpenCircuit::new(&shared.metrics);
+    let queues = shared.queues.register(vec![prev_tx.clone()]);
     let mut hop = Hop {
         shared: shared.clone(),
         circuit,
@@ -65,8 +71,26 @@ pub(crate) async fn run(shared: Arc<Shared>, link: Link, _permit: OwnedSemaphore
         extending: None,
         pending_create: None,
         exit: shared.config.exit_policy.clone().map(ExitStreams::new),
+        queues,
+        unpaid: 0,
     };
     hop.run(prev_rx).await;
+}
+
+/// Counts a circuit as open while it lives.
+struct OpenCircuit(prometheus_client::metrics::gauge::Gauge);
+
+impl OpenCircuit {
+    fn new(metrics: &crate::metrics::RelayMetrics) -> Self {
+        metrics.circuits_open.inc();
+        Self(metrics.circuits_open.clone())
+    }
+}
+
+impl Drop for OpenCircuit {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
 }
 
 /// Answers a link's CREATE with DESTROY `reason` and drops the link.
@@ -76,6 +100,7 @@ pub(crate) async fn refuse(
     reason: DestroyReason,
     _permit: OwnedSemaphorePermit,
 ) {
+    shared.metrics.circuits_refused.inc();
     let (mut rx, tx) = link.split();
     if let Some(cell) = first_cell(&shared, &mut rx).await {
         let _ = tx.send(destroy_cell(reason, cell.circ_id)).await;
@@ -99,15 +124,24 @@ struct Hop {
     pending_create: Option<ChanMsg>,
     /// The exit streams, when this relay is an exit.
     exit: Option<ExitStreams>,
+    /// This circuit's place in the memory watch.
+    queues: Registration,
+    /// Cells sent since the bandwidth rate was last paid.
+    unpaid: usize,
 }
 
 impl Hop {
     async fn run(&mut self, mut prev_rx: LinkReader) {
         let mut shutdown = self.shared.shutdown.clone();
+        let shed = self.queues.shed.clone();
         loop {
             tokio::select! {
                 cell = prev_rx.recv() => self.cell_from_prev(cell),
                 cell = recv_next(&mut self.next) => self.cell_from_next(cell),
+                () = shed.notified() => {
+                    tracing::debug!("circuit shed: the relay's queues are over their cap");
+                    self.circuit.destroy(DestroyReason::RESOURCELIMIT);
+                }
                 link = poll_extending(&mut self.extending) => self.extended(link),
                 Some(event) = recv_exit(&mut self.exit) => {
                     if let Some(exit) = self.exit.as_mut() {
@@ -128,6 +162,17 @@ impl Hop {
             if !self.carry_out_actions() {
                 return;
             }
+            // The operator's bandwidth rate: cells sent in debt wait here,
+            // and the links and windows carry the wait back to the senders.
+            let unpaid = std::mem::take(&mut self.unpaid);
+            if unpaid > 0
+                && let Some(bucket) = &self.shared.bucket
+            {
+                let wait = bucket.take(unpaid * CELL_LEN);
+                if !wait.is_zero() {
+                    tokio::time::sleep(wait).await;
+                }
+            }
         }
     }
 
@@ -135,12 +180,15 @@ impl Hop {
         let Ok(Some(mut cell)) = cell else {
             return self.circuit.prev_failed();
         };
+        self.shared.metrics.cell_in();
         let now = self.shared.now();
         match self.circuit.handle_from_prev(now, &mut cell) {
             Ok(Verdict::Forward) => {
                 cell.circ_id = OUTBOUND_CIRC_ID;
                 let sent = self.next.as_ref().map(|(_, tx)| tx.try_send(cell));
-                if !matches!(sent, Some(Ok(()))) {
+                if matches!(sent, Some(Ok(()))) {
+                    self.cell_out();
+                } else {
                     self.circuit.destroy(DestroyReason::RESOURCELIMIT);
                 }
             }
@@ -154,10 +202,13 @@ impl Hop {
             self.next = None;
             return self.circuit.next_failed(DestroyReason::CHANNEL_CLOSED);
         };
+        self.shared.metrics.cell_in();
         match self.circuit.handle_from_next(&mut cell) {
             Ok(Verdict::Forward) => {
                 cell.circ_id = self.prev_id;
-                if self.prev_tx.try_send(cell).is_err() {
+                if self.prev_tx.try_send(cell).is_ok() {
+                    self.cell_out();
+                } else {
                     self.circuit.destroy(DestroyReason::RESOURCELIMIT);
                 }
             }
@@ -176,7 +227,10 @@ impl Hop {
             return;
         };
         match event {
-            StreamEvent::Incoming { id, host, port } => exit.open(id, host, port),
+            StreamEvent::Incoming { id, host, port } => {
+                self.shared.metrics.exit_streams.inc();
+                exit.open(id, host, port);
+            }
             StreamEvent::Readable(id) | StreamEvent::Ended { id, .. } => {
                 exit.bridge.flush_to_tcp(streams, id)
             }
@@ -192,6 +246,8 @@ impl Hop {
             (Ok(link), Some(create)) => {
                 let (rx, tx) = link.split();
                 if send(&tx, create, OUTBOUND_CIRC_ID).is_ok() {
+                    self.queues
+                        .set_writers(vec![self.prev_tx.clone(), tx.clone()]);
                     self.next = Some((rx, tx));
                 } else {
                     self.circuit.next_failed(DestroyReason::CONNECTFAILED);
@@ -205,6 +261,12 @@ impl Hop {
         }
     }
 
+    /// Counts a cell sent.
+    fn cell_out(&mut self) {
+        self.unpaid += 1;
+        self.shared.metrics.cell_out();
+    }
+
     /// Carries out what the circuit asks for. Returns false once the circuit
     /// is closed.
     fn carry_out_actions(&mut self) -> bool {
@@ -216,11 +278,15 @@ impl Hop {
                 RelayAction::ToPrev(msg) => {
                     if send(&self.prev_tx, msg, self.prev_id).is_err() {
                         self.circuit.prev_failed();
+                    } else {
+                        self.cell_out();
                     }
                 }
                 RelayAction::ToNext(msg) => {
-                    if let Some((_, tx)) = &self.next {
-                        let _ = send(tx, msg, OUTBOUND_CIRC_ID);
+                    if let Some((_, tx)) = &self.next
+                        && send(tx, msg, OUTBOUND_CIRC_ID).is_ok()
+                    {
+                        self.cell_out();
                     }
                 }
                 RelayAction::Extend {

@@ -17,6 +17,9 @@ use crate::RelayError;
 /// The default cap on concurrent circuits.
 pub const DEFAULT_MAX_CIRCUITS: usize = 10_000;
 
+/// The default cap on queued cells: 256 MiB.
+pub const DEFAULT_MAX_QUEUE_BYTES: usize = 256 << 20;
+
 /// The default advertised bandwidth: 10 MB/s.
 pub const DEFAULT_BANDWIDTH: u64 = 10_000_000;
 
@@ -49,6 +52,15 @@ pub struct RelayConfig {
     pub publish_interval: Duration,
     /// An optional plain-HTTP port for `GET /consensus` (§12.13).
     pub http_listen: Option<SocketAddr>,
+    /// An optional Prometheus port, loopback only (§13.5).
+    pub metrics_listen: Option<SocketAddr>,
+    /// The rate at which cells are relayed, in bytes per second (both
+    /// directions together); `None`: no limit (§13.5).
+    pub bandwidth_rate: Option<u64>,
+    /// The burst above the rate, in bytes (default: one second's worth).
+    pub bandwidth_burst: Option<u64>,
+    /// The memory all link queues may hold, in bytes (§13.5).
+    pub max_queue_bytes: usize,
 }
 
 impl RelayConfig {
@@ -81,6 +93,10 @@ impl RelayConfig {
             family: BTreeSet::new(),
             publish_interval: Duration::from_secs(600),
             http_listen: None,
+            metrics_listen: None,
+            bandwidth_rate: None,
+            bandwidth_burst: None,
+            max_queue_bytes: DEFAULT_MAX_QUEUE_BYTES,
         };
         config.check()?;
         Ok(config)
@@ -97,6 +113,16 @@ impl RelayConfig {
             return Err(RelayError::Config(
                 "the exit role comes from an exit policy; set exit_policy instead of the role"
                     .into(),
+            ));
+        }
+        if self.bandwidth_rate == Some(0) {
+            return Err(RelayError::Config(
+                "bandwidth_rate must be positive (leave it out for no limit)".into(),
+            ));
+        }
+        if self.max_queue_bytes < 64 * 1024 {
+            return Err(RelayError::Config(
+                "max_queue_bytes must be at least 64 KiB".into(),
             ));
         }
         if self.publish_interval.is_zero() {

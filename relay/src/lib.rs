@@ -20,6 +20,8 @@ mod dir_http;
 mod error;
 mod exit;
 mod keys;
+mod limits;
+mod metrics;
 pub mod node;
 mod publish;
 

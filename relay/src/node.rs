@@ -14,9 +14,13 @@ use warren_proto::time::Timestamp;
 
 use crate::dir_cache::{self, CacheView};
 use crate::keys::RelayKeys;
+use crate::limits::{self, QueueWatch, TokenBucket};
+use crate::metrics::RelayMetrics;
 use crate::{RelayConfig, RelayError};
 use crate::{circuit_task, dir_http, publish};
+use prometheus_client::registry::Registry;
 use warren_net::dir_client::{ConsensusKeeper, ConsensusWatch, authority_set};
+use warren_net::metrics::{MetricsRoutes, check_loopback};
 
 /// Refusals (a DESTROY for a CREATE beyond the circuit limit) in progress at
 /// once; beyond this, new links are dropped unanswered.
@@ -41,6 +45,11 @@ pub(crate) struct Shared {
     pub(crate) shutdown: watch::Receiver<bool>,
     /// The consensus this relay keeps, when it belongs to a directory.
     pub(crate) consensus: Option<ConsensusWatch>,
+    pub(crate) metrics: RelayMetrics,
+    /// The bandwidth rate, when one is set.
+    pub(crate) bucket: Option<TokenBucket>,
+    /// The link queues against the memory cap.
+    pub(crate) queues: Arc<QueueWatch>,
 }
 
 impl Shared {
@@ -54,6 +63,7 @@ impl Shared {
 /// A running relay. Dropping it stops it: every circuit is abandoned and its
 /// links close, as when the process dies.
 pub struct Relay {
+    metrics_addr: Option<std::net::SocketAddr>,
     info: RelayInfo,
     onion_key: OnionPublicKey,
     circuits: Arc<Semaphore>,
@@ -110,6 +120,23 @@ impl Relay {
             ),
             None => None,
         };
+        let mut registry = Registry::with_prefix("warren_relay");
+        let metrics = RelayMetrics::register(&mut registry);
+        let metrics_listener = match config.metrics_listen {
+            Some(addr) => {
+                check_loopback(addr).map_err(|e| RelayError::Config(e.to_string()))?;
+                Some(
+                    tokio::net::TcpListener::bind(addr)
+                        .await
+                        .map_err(|source| RelayError::Listen { addr, source })?,
+                )
+            }
+            None => None,
+        };
+        let bucket = config
+            .bandwidth_rate
+            .map(|rate| TokenBucket::new(rate, config.bandwidth_burst.unwrap_or(rate)));
+        let queues = Arc::new(QueueWatch::new(config.max_queue_bytes));
         let shared = Arc::new(Shared {
             host,
             keys,
@@ -118,22 +145,30 @@ impl Relay {
             started: Instant::now(),
             shutdown: watch_shutdown,
             consensus,
+            metrics: metrics.clone(),
+            bucket,
+            queues: queues.clone(),
         });
         let mut tasks = JoinSet::new();
+        tasks.spawn(limits::watch_queues(queues, metrics));
         if let Some(keeper) = keeper {
             let s = shared.clone();
             tasks.spawn(async move { keeper.run(&s.host).await });
             tasks.spawn(publish::run(shared.clone()));
         }
         if let (Some(listener), Some(watch)) = (http, &shared.consensus) {
-            tasks.spawn(dir_http::serve(
-                listener,
-                Arc::new(CacheView(watch.clone())),
-            ));
+            let routes = Arc::new(dir_http::DirRoutes(CacheView(watch.clone())));
+            tasks.spawn(warren_net::http::serve(listener, routes));
+        }
+        let metrics_addr = metrics_listener.as_ref().and_then(|l| l.local_addr().ok());
+        if let Some(listener) = metrics_listener {
+            let routes = Arc::new(MetricsRoutes(Arc::new(registry)));
+            tasks.spawn(warren_net::http::serve(listener, routes));
         }
         tasks.spawn(dir_cache::run(shared.clone(), incoming.dir));
         tasks.spawn(accept_loop(shared, incoming.links));
         Ok(Self {
+            metrics_addr,
             info,
             onion_key,
             circuits,
@@ -151,6 +186,11 @@ impl Relay {
     /// The relay's current onion key (it goes into the relay's descriptor).
     pub fn onion_key(&self) -> OnionPublicKey {
         self.onion_key
+    }
+
+    /// The bound metrics port, when one is configured.
+    pub fn metrics_addr(&self) -> Option<std::net::SocketAddr> {
+        self.metrics_addr
     }
 
     /// Circuits open now.
@@ -177,7 +217,13 @@ async fn accept_loop(shared: Arc<Shared>, mut incoming: IncomingLinks) {
         tokio::select! {
             link = incoming.next() => {
                 let Some(link) = link else { return };
-                match shared.circuits.clone().try_acquire_owned() {
+                let permit = if shared.queues.under_pressure() {
+                    // Queued memory is high: take no new circuit for now.
+                    Err(())
+                } else {
+                    shared.circuits.clone().try_acquire_owned().map_err(|_| ())
+                };
+                match permit {
                     Ok(permit) => {
                         tasks.spawn(circuit_task::run(shared.clone(), link, permit));
                     }

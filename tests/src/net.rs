@@ -66,11 +66,19 @@ pub async fn start_relay_with(
     max_circuits: usize,
     exit_policy: Option<&str>,
 ) -> TestRelay {
+    start_relay_configured(ip, |config| {
+        config.max_circuits = max_circuits;
+        config.exit_policy = exit_policy.map(|p| std::sync::Arc::new(p.parse().unwrap()));
+    })
+    .await
+}
+
+/// Starts a relay listening on `ip` with the defaults changed by `set`.
+pub async fn start_relay_configured(ip: &str, set: impl FnOnce(&mut RelayConfig)) -> TestRelay {
     let dir = tempfile::tempdir().unwrap();
     let mut config =
         RelayConfig::new(dir.path().join("relay"), &[format!("/ip4/{ip}/tcp/0")]).unwrap();
-    config.max_circuits = max_circuits;
-    config.exit_policy = exit_policy.map(|p| std::sync::Arc::new(p.parse().unwrap()));
+    set(&mut config);
     let relay = Relay::start(config).await.expect("relay starts");
     TestRelay {
         relay: Some(relay),

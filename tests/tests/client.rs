@@ -18,7 +18,8 @@ use std::process::{Command, Output};
 use std::time::Duration;
 
 use warren_tests::procs::{
-    HELLO, Node, TestClient, start_authorities, start_backend, start_client, start_relay,
+    HELLO, Node, TestClient, free_port, http_get, start_authorities, start_backend, start_client,
+    start_relay,
 };
 
 fn curl(args: &[&str]) -> Output {
@@ -49,6 +50,7 @@ fn raw(addr: SocketAddr, bytes: &[u8], close: bool) -> Vec<u8> {
 }
 
 struct Network {
+    metrics: SocketAddr,
     _root: tempfile::TempDir,
     _nodes: Vec<Node>,
     client: TestClient,
@@ -74,12 +76,22 @@ fn network() -> Network {
             extra,
         ));
     }
-    let mut client = start_client(root.path(), "client", "127.0.4.30", &auths.entries, "");
+    let metrics: SocketAddr = format!("127.0.4.30:{}", free_port("127.0.4.30"))
+        .parse()
+        .unwrap();
+    let mut client = start_client(
+        root.path(),
+        "client",
+        "127.0.4.30",
+        &auths.entries,
+        &format!("metrics_listen = \"{metrics}\""),
+    );
     client
         .node
         .wait_for_output("bootstrap 100%", Duration::from_secs(60));
     nodes.extend(auths.nodes);
     Network {
+        metrics,
         _root: root,
         _nodes: nodes,
         client,
@@ -233,4 +245,21 @@ fn curl_and_pysocks_reach_a_backend_and_bad_requests_get_error_replies() {
     assert_eq!(curl_ok(&["--socks5-hostname", &socks, &hello]), HELLO);
     assert_eq!(curl_ok(&["-x", &http, &hello]), HELLO);
     net.client.node.assert_running();
+
+    // The metrics port: bootstrap progress and aggregate counters only.
+    let (status, body) = http_get(net.metrics, "/metrics").expect("metrics answer");
+    assert_eq!(status, 200);
+    let text = String::from_utf8(body).unwrap();
+    assert!(
+        text.contains("warren_client_bootstrap_percent 100"),
+        "{text}"
+    );
+    assert!(!text.contains("127.0.0.1"), "no address in metrics: {text}");
+    let opened: u64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("warren_client_streams_opened_total "))
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(opened >= 8, "{text}");
 }

@@ -55,6 +55,7 @@ fn settings(args: &Args) -> anyhow::Result<ClientConfig> {
     if let Some(n) = file.preemptive_circuits {
         config.preemptive = n;
     }
+    config.metrics_listen = file.metrics_listen;
     if let Some(secs) = file.max_dirtiness_secs {
         config.max_dirtiness = Duration::from_secs(secs);
     }

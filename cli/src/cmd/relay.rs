@@ -99,6 +99,12 @@ fn settings(args: &Args) -> anyhow::Result<RelayConfig> {
         config.publish_interval = std::time::Duration::from_secs(secs);
     }
     config.http_listen = file.http_listen;
+    config.metrics_listen = file.metrics_listen;
+    config.bandwidth_rate = file.bandwidth_rate;
+    config.bandwidth_burst = file.bandwidth_burst;
+    if let Some(cap) = file.max_queue_bytes {
+        config.max_queue_bytes = cap;
+    }
     let policy = args
         .exit_policy
         .clone()
