@@ -1,9 +1,9 @@
 //! The libp2p host: TCP, Noise and Yamux, keyed by the relay's identity
 //! (docs/spec.md §13.1).
 //!
-//! The swarm runs in its own task. Links are opened and accepted through
-//! `libp2p-stream`; directory requests (§12.13) go through libp2p
-//! request-response, driven by the swarm task. Connections close after an
+//! The swarm runs in its own task. Links are substreams of the link
+//! behaviour (`link_behaviour`); directory requests (§12.13) go through
+//! libp2p request-response, driven by the swarm task. Connections close after an
 //! idle timeout once no substream uses them.
 
 use std::collections::HashMap;
@@ -13,7 +13,7 @@ use futures::StreamExt;
 use libp2p::request_response::{self, OutboundRequestId, ProtocolSupport};
 use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
 use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
-use libp2p::{Multiaddr, PeerId, StreamProtocol, noise, tcp, yamux};
+use libp2p::{Multiaddr, PeerId, noise, tcp, yamux};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use warren_crypto::{RelayIdentity, RelayIdentityKeypair};
@@ -23,10 +23,10 @@ use warren_directory::{DirRequest, DirResponse};
 use crate::NetError;
 use crate::dir::{self, DIR_PROTOCOL, DirCodec, DirServer, IncomingDirRequests, PendingResponse};
 use crate::link::Link;
+use crate::link_behaviour::{LinkBehaviour, OpenReply};
 use crate::peer::{libp2p_keypair, peer_id, relay_identity};
 
-/// The protocol name of a cell link (§13.2).
-pub const LINK_PROTOCOL: StreamProtocol = StreamProtocol::new("/warren/link/1");
+pub use crate::link_behaviour::LINK_PROTOCOL;
 
 /// Substreams one connection may carry: one per circuit hop. Yamux requires
 /// its connection receive window (1 GiB in libp2p's configuration) to cover
@@ -48,7 +48,7 @@ const DIR_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 #[derive(NetworkBehaviour)]
 #[behaviour(prelude = "libp2p::swarm::derive_prelude")]
 struct Behaviour {
-    links: libp2p_stream::Behaviour,
+    links: LinkBehaviour,
     dir: request_response::Behaviour<DirCodec>,
 }
 
@@ -78,6 +78,8 @@ enum Command {
     /// Make sure a connection to the peer is open, dialling these addresses
     /// if need be; answers when it is, or with the reason it failed.
     Connect(PeerId, Vec<Multiaddr>, oneshot::Sender<Result<(), String>>),
+    /// Open a link substream to a connected peer.
+    OpenLink(PeerId, OpenReply),
     /// Send a directory request, dialling these addresses if need be.
     DirRequest(PeerId, Vec<Multiaddr>, Vec<u8>, PendingResponse),
 }
@@ -85,7 +87,6 @@ enum Command {
 /// A running libp2p host.
 pub struct Host {
     identity: RelayIdentity,
-    control: libp2p_stream::Control,
     commands: mpsc::Sender<Command>,
     listen_addrs: Vec<Multiaddr>,
     task: JoinHandle<()>,
@@ -101,7 +102,7 @@ pub struct Incoming {
 
 /// Links that peers open to this host.
 pub struct IncomingLinks {
-    streams: libp2p_stream::IncomingStreams,
+    streams: mpsc::Receiver<(PeerId, libp2p::Stream)>,
 }
 
 impl IncomingLinks {
@@ -109,7 +110,7 @@ impl IncomingLinks {
     /// relay identity are refused here.
     pub async fn next(&mut self) -> Option<Link> {
         loop {
-            let (peer, stream) = self.streams.next().await?;
+            let (peer, stream) = self.streams.recv().await?;
             match relay_identity(&peer) {
                 Ok(identity) => return Some(Link::new(identity, stream)),
                 Err(e) => tracing::debug!(error = %e, "refused a link"),
@@ -128,6 +129,7 @@ impl Host {
             reason: e.to_string(),
         };
         let idle = config.idle_timeout;
+        let (links, streams) = LinkBehaviour::new();
         let support = if config.serve_directory {
             ProtocolSupport::Full
         } else {
@@ -142,7 +144,7 @@ impl Host {
             )
             .map_err(|e| transport(&e))?
             .with_behaviour(|_| Behaviour {
-                links: libp2p_stream::Behaviour::new(),
+                links,
                 dir: request_response::Behaviour::with_codec(
                     DirCodec,
                     [(DIR_PROTOCOL, support)],
@@ -160,18 +162,11 @@ impl Host {
                 })?;
         }
         let listen_addrs = bound_addresses(&mut swarm, config.listen.len()).await?;
-        let mut control = swarm.behaviour().links.new_control();
-        let streams = control
-            .accept(LINK_PROTOCOL)
-            .map_err(|_| NetError::Internal {
-                reason: "the link protocol was registered twice",
-            })?;
         let (commands, rx) = mpsc::channel(COMMAND_QUEUE);
         let (server, dir_requests, responses) = dir::queues();
         let task = tokio::spawn(run_swarm(swarm, rx, server, responses));
         let host = Self {
             identity: identity.public(),
-            control,
             commands,
             listen_addrs,
             task,
@@ -200,14 +195,17 @@ impl Host {
             .await
             .map_err(|_| NetError::HostStopped)?
             .map_err(|reason| NetError::OpenLink { reason })?;
-        let stream = self
-            .control
-            .clone()
-            .open_stream(id, LINK_PROTOCOL)
+        let (reply, opened) = oneshot::channel();
+        self.commands
+            .send(Command::OpenLink(id, reply))
             .await
-            .map_err(|e| NetError::OpenLink {
-                reason: e.to_string(),
-            })?;
+            .map_err(|_| NetError::HostStopped)?;
+        let stream = opened
+            .await
+            .map_err(|_| NetError::OpenLink {
+                reason: "the connection closed while the link was being opened".into(),
+            })?
+            .map_err(|reason| NetError::OpenLink { reason })?;
         Ok(Link::new(*peer, stream))
     }
 
@@ -306,6 +304,13 @@ async fn run_swarm(
             }
             command = commands.recv() => match command {
                 Some(Command::Connect(peer, addrs, done)) => dials.connect(&mut swarm, peer, addrs, done),
+                Some(Command::OpenLink(peer, reply)) => {
+                    if swarm.is_connected(&peer) {
+                        swarm.behaviour_mut().links.open(peer, reply);
+                    } else {
+                        let _ = reply.send(Err("the connection to the peer closed".into()));
+                    }
+                }
                 Some(Command::DirRequest(peer, addrs, bytes, done)) => {
                     let id = swarm.behaviour_mut().dir.send_request_with_addresses(&peer, bytes, addrs);
                     requests.insert(id, done);

@@ -21,6 +21,7 @@ pub mod host;
 pub mod http;
 pub mod keystore;
 pub mod link;
+mod link_behaviour;
 pub mod metrics;
 pub mod peer;
 
