@@ -161,8 +161,11 @@ impl ConnectionHandler for LinkHandler {
             ConnectionEvent::FullyNegotiatedInbound(FullyNegotiatedInbound {
                 protocol: stream,
                 ..
-            }) if self.inbound.try_send((self.peer, stream)).is_err() => {
-                tracing::debug!("inbound link queue full: refusing a link");
+            }) => {
+                let taken = self.inbound.try_send((self.peer, stream));
+                if taken.is_err() {
+                    tracing::debug!("inbound link queue full: refusing a link");
+                }
             }
             ConnectionEvent::FullyNegotiatedOutbound(FullyNegotiatedOutbound {
                 protocol: stream,
