@@ -11,6 +11,8 @@
     clippy::expect_used,
     clippy::unwrap_used,
     clippy::print_stdout,
+    clippy::panic,
+    clippy::indexing_slicing,
     reason = "a load generator: it prints its table, and a failure must abort the run"
 )]
 
