@@ -275,7 +275,10 @@ impl Origin {
                     *got += n;
                 }
                 warren_proto::stream::StreamRead::WouldBlock => return false,
-                warren_proto::stream::StreamRead::Finished(_) => return true,
+                warren_proto::stream::StreamRead::Finished(reason) => {
+                    assert_eq!(reason, EndReason::DONE, "the stream ended after {} bytes", *got);
+                    return true;
+                }
             }
         }
     }
