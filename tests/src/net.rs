@@ -276,7 +276,12 @@ impl Origin {
                 }
                 warren_proto::stream::StreamRead::WouldBlock => return false,
                 warren_proto::stream::StreamRead::Finished(reason) => {
-                    assert_eq!(reason, EndReason::DONE, "the stream ended after {} bytes", *got);
+                    assert_eq!(
+                        reason,
+                        EndReason::DONE,
+                        "the stream ended after {} bytes",
+                        *got
+                    );
                     return true;
                 }
             }
