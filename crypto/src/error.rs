@@ -80,6 +80,10 @@ pub enum CryptoError {
     )]
     BadTag,
 
+    /// A sealed descriptor layer did not open (§15.2).
+    #[error("a sealed layer did not open: the key is wrong or the bytes were altered")]
+    SealedLayer,
+
     /// A circuit hop used up its cell counter (§5.2).
     #[error(
         "this circuit hop has used all of its 2^64-1 cell counter values: \

@@ -11,6 +11,7 @@ pub mod blind;
 pub mod error;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod hs_seal;
 mod kdf;
 pub mod keyfile;
 pub mod keys;

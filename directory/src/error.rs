@@ -287,6 +287,23 @@ pub enum DirectoryError {
         expected: &'static str,
     },
 
+    /// A key operation or a sealed layer failed (§15).
+    #[error("cannot open the {document}: {source}")]
+    Decrypt {
+        /// Which document.
+        document: &'static str,
+        /// What the cryptography said.
+        #[source]
+        source: CryptoError,
+    },
+
+    /// The service restricts discovery and this client's key is not one it
+    /// lists (§15.3).
+    #[error(
+        "not authorised for this service: it lists the client keys that may reach it, and          this client's key (if any is configured for the address) is not one of them"
+    )]
+    NotAuthorised,
+
     /// A voting schedule that cannot work (§12.14).
     #[error("bad voting schedule: {reason}")]
     BadSchedule {

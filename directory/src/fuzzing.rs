@@ -115,6 +115,23 @@ pub fn guard_state(data: &[u8]) {
     }
 }
 
+/// An onion-service descriptor (§15): whatever decodes re-encodes to the
+/// same bytes; verification and opening fail or pass cleanly.
+pub fn hs_descriptor(data: &[u8]) {
+    let Ok(unchecked) = crate::hs_descriptor::SignedHsDescriptor::decode(data) else {
+        return;
+    };
+    assert_eq!(unchecked.dangerously_peek().as_bytes(), data);
+    if let Ok(timed) = unchecked.verify(&()) {
+        let d = timed.dangerously_assume_timely();
+        let service = warren_crypto::ServiceIdentityKeypair::from_secret_bytes([0x41; 32]);
+        if let Ok(period) = warren_crypto::TimePeriod::containing(d.times().published, 1440) {
+            let client = warren_crypto::ClientAuthKeypair::from_secret_bytes([1; 32]);
+            let _ = d.decrypt(&service.public(), period, Some(&client));
+        }
+    }
+}
+
 #[cfg(test)]
 mod test {
     use super::*;

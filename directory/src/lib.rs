@@ -30,6 +30,7 @@ mod fields;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod guard;
+pub mod hs_descriptor;
 pub mod hsdir_ring;
 pub mod path;
 pub mod roles;

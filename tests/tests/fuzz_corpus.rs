@@ -82,6 +82,11 @@ fn dir_msg_corpus() {
 }
 
 #[test]
+fn hs_descriptor_corpus() {
+    replay("hs_descriptor", warren_directory::fuzzing::hs_descriptor);
+}
+
+#[test]
 fn guard_state_corpus() {
     replay("guard_state", warren_directory::fuzzing::guard_state);
 }
