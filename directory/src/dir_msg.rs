@@ -39,6 +39,12 @@ pub enum DirRequest {
         /// A detached consensus signature (§12.8).
         signature: Vec<u8>,
     },
+    /// Tag 5. A service stores its onion-service descriptor at an HSDir;
+    /// only on a directory stream through a circuit (§15.6).
+    PublishHsDescriptor(Vec<u8>),
+    /// Tag 6. The onion-service descriptor stored under a blinded key; only
+    /// on a directory stream through a circuit (§15.6).
+    GetHsDescriptor([u8; 32]),
 }
 
 /// A response (§12.13).
@@ -54,6 +60,8 @@ pub enum DirResponse {
     Descriptor(Vec<u8>),
     /// Tag 4. The server holds no such document (yet).
     NotFound,
+    /// Tag 5. An onion-service descriptor (§15.1).
+    HsDescriptor(Vec<u8>),
 }
 
 impl DirRequest {
@@ -121,6 +129,8 @@ mod test {
             Just(DirRequest::GetConsensus),
             any::<[u8; 32]>().prop_map(DirRequest::GetDescriptor),
             bytes.clone().prop_map(DirRequest::PostVote),
+            bytes.clone().prop_map(DirRequest::PublishHsDescriptor),
+            any::<[u8; 32]>().prop_map(DirRequest::GetHsDescriptor),
             (any::<u64>(), bytes).prop_map(|(valid_after, signature)| {
                 DirRequest::PostSignature {
                     valid_after,
@@ -136,7 +146,8 @@ mod test {
             Just(DirResponse::Accepted),
             "[a-z ]{0,256}".prop_map(DirResponse::Refused),
             bytes.clone().prop_map(DirResponse::Consensus),
-            bytes.prop_map(DirResponse::Descriptor),
+            bytes.clone().prop_map(DirResponse::Descriptor),
+            bytes.prop_map(DirResponse::HsDescriptor),
             Just(DirResponse::NotFound),
         ]
     }

@@ -1,6 +1,6 @@
-//! Streams bridged to TCP connections (docs/spec.md §10, §13.4): an
-//! exit's connections to their targets, a client's connections from its
-//! SOCKS and HTTP entries.
+//! Streams bridged to byte streams (docs/spec.md §10, §13.4): an exit's
+//! TCP connections to their targets, a client's connections from its SOCKS
+//! and HTTP entries, a relay's directory streams.
 //!
 //! Each stream has a task that owns the connection. The circuit task and
 //! the stream tasks exchange data through bounded queues, with credits in
@@ -11,8 +11,7 @@ use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::sync::Arc;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio::task::JoinHandle;
 use warren_proto::relay_msg::{EndReason, StreamId};
@@ -71,10 +70,12 @@ impl StreamBridge {
     }
 
     /// Starts stream `id`'s task: it waits for `connection` (an exit's
-    /// connect, or a client's accepted connection), reports it, then copies.
-    pub fn open<F>(&mut self, id: StreamId, connection: F)
+    /// connect, a client's accepted connection, a relay's own directory
+    /// service), reports it, then copies.
+    pub fn open<F, C>(&mut self, id: StreamId, connection: F)
     where
-        F: Future<Output = Result<TcpStream, EndReason>> + Send + 'static,
+        F: Future<Output = Result<C, EndReason>> + Send + 'static,
+        C: AsyncRead + AsyncWrite + Send + 'static,
     {
         let (to_tcp, from_circuit) = mpsc::channel(TO_TCP_QUEUE);
         let task = tokio::spawn(stream_task(
@@ -198,13 +199,14 @@ impl Drop for StreamBridge {
 }
 
 /// One bridged stream: wait for the connection, report it, copy.
-async fn stream_task<F>(
+async fn stream_task<F, C>(
     id: StreamId,
     connection: F,
     events: mpsc::Sender<BridgeEvent>,
     mut from_circuit: mpsc::Receiver<Vec<u8>>,
 ) where
-    F: Future<Output = Result<TcpStream, EndReason>>,
+    F: Future<Output = Result<C, EndReason>>,
+    C: AsyncRead + AsyncWrite,
 {
     let conn = match connection.await {
         Ok(conn) => conn,
@@ -217,7 +219,7 @@ async fn stream_task<F>(
     {
         return;
     }
-    let (mut read, mut write) = conn.into_split();
+    let (mut read, mut write) = tokio::io::split(conn);
     let credits = Arc::new(Semaphore::new(CREDITS));
     let reader_events = events.clone();
     let reader = async move {

@@ -15,10 +15,8 @@ use warren_net::link::{Link, LinkReader, LinkWriter};
 use warren_net::{Multiaddr, NetError};
 use warren_proto::cell::{Cell, ChanMsg, CircId, Destroy, DestroyReason};
 use warren_proto::circuit::{RelayAction, RelayCircuit, Verdict};
-use warren_proto::relay_msg::{EndReason, LinkSpec};
+use warren_proto::relay_msg::LinkSpec;
 use warren_proto::stream::StreamEvent;
-
-use warren_net::bridge::BridgeEvent;
 
 use crate::exit::ExitStreams;
 use crate::limits::Registration;
@@ -70,7 +68,7 @@ pub(crate) async fn run(shared: Arc<Shared>, link: Link, _permit: OwnedSemaphore
         next: None,
         extending: None,
         pending_create: None,
-        exit: shared.config.exit_policy.clone().map(ExitStreams::new),
+        exit: ExitStreams::new(shared.config.exit_policy.clone(), shared.hsdir.clone()),
         queues,
         unpaid: 0,
     };
@@ -122,8 +120,8 @@ struct Hop {
     next: Option<(LinkReader, LinkWriter)>,
     extending: Option<Extending>,
     pending_create: Option<ChanMsg>,
-    /// The exit streams, when this relay is an exit.
-    exit: Option<ExitStreams>,
+    /// The streams that end at this relay: exit and directory streams.
+    exit: ExitStreams,
     /// This circuit's place in the memory watch.
     queues: Registration,
     /// Cells sent since the bandwidth rate was last paid.
@@ -143,18 +141,16 @@ impl Hop {
                     self.circuit.destroy(DestroyReason::RESOURCELIMIT);
                 }
                 link = poll_extending(&mut self.extending) => self.extended(link),
-                Some(event) = recv_exit(&mut self.exit) => {
-                    if let Some(exit) = self.exit.as_mut() {
-                        let streams = self.circuit.streams();
-                        match exit.bridge.handle(streams, event) {
-                            Some((id, Ok(()))) if streams.accept(id).is_err() => {
-                                exit.bridge.forget(id);
-                            }
-                            Some((id, Err(reason))) => {
-                                let _ = streams.reset(id, reason);
-                            }
-                            _ => {}
+                Some(event) = self.exit.bridge.events.recv() => {
+                    let streams = self.circuit.streams();
+                    match self.exit.bridge.handle(streams, event) {
+                        Some((id, Ok(()))) if streams.accept(id).is_err() => {
+                            self.exit.bridge.forget(id);
                         }
+                        Some((id, Err(reason))) => {
+                            let _ = streams.reset(id, reason);
+                        }
+                        _ => {}
                     }
                 }
                 _ = shutdown.changed() => return,
@@ -219,18 +215,19 @@ impl Hop {
 
     fn stream_event(&mut self, event: StreamEvent) {
         let streams = self.circuit.streams();
-        let Some(exit) = self.exit.as_mut() else {
-            if let StreamEvent::Incoming { id, .. } = event {
-                // This relay is no exit: every stream is refused (§13.4).
-                let _ = streams.reset(id, EndReason::EXITPOLICY);
-            }
-            return;
-        };
+        let exit = &mut self.exit;
         match event {
-            StreamEvent::Incoming { id, host, port } => {
-                self.shared.metrics.exit_streams.inc();
-                exit.open(id, host, port);
-            }
+            StreamEvent::Incoming { id, host, port } => match exit.open(id, host, port) {
+                Ok(kind) => {
+                    if kind == crate::exit::Opened::Exit {
+                        self.shared.metrics.exit_streams.inc();
+                    }
+                }
+                // Not an exit (or not to there), not an HSDir (§13.4, §15.6).
+                Err(reason) => {
+                    let _ = streams.reset(id, reason);
+                }
+            },
             StreamEvent::Readable(id) | StreamEvent::Ended { id, .. } => {
                 exit.bridge.flush_to_tcp(streams, id)
             }
@@ -334,13 +331,6 @@ fn destroy_cell(reason: DestroyReason, id: CircId) -> Cell {
 async fn recv_next(next: &mut Option<(LinkReader, LinkWriter)>) -> Result<Option<Cell>, NetError> {
     match next {
         Some((rx, _)) => rx.recv().await,
-        None => pending().await,
-    }
-}
-
-async fn recv_exit(exit: &mut Option<ExitStreams>) -> Option<BridgeEvent> {
-    match exit {
-        Some(exit) => exit.bridge.events.recv().await,
         None => pending().await,
     }
 }

@@ -11,6 +11,10 @@ use warren_net::dir_client::{ConsensusWatch, unix_now};
 use crate::dir_http::DirectoryView;
 use crate::node::Shared;
 
+/// The refusal of onion-service descriptor requests made directly.
+pub(crate) const ANONYMOUS_ONLY: &str =
+    "onion-service descriptors are published and fetched only through circuits (§15.6)";
+
 /// Answers directory requests until the host stops.
 pub(crate) async fn run(shared: Arc<Shared>, mut incoming: IncomingDirRequests) {
     while let Some(req) = incoming.next().await {
@@ -27,6 +31,9 @@ pub(crate) async fn run(shared: Arc<Shared>, mut incoming: IncomingDirRequests) 
             | DirRequest::PostVote(_)
             | DirRequest::PostSignature { .. } => {
                 DirResponse::refused("this is a relay, not a directory authority")
+            }
+            DirRequest::PublishHsDescriptor(_) | DirRequest::GetHsDescriptor(_) => {
+                DirResponse::refused(ANONYMOUS_ONLY)
             }
         };
         req.reply.send(answer).await;

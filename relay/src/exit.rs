@@ -11,34 +11,64 @@ use std::time::Duration;
 use tokio::net::TcpStream;
 use warren_directory::exit_policy::ExitPolicy;
 use warren_net::bridge::StreamBridge;
+
+use crate::hsdir::HsDirStore;
 use warren_proto::relay_msg::{EndReason, StreamId};
 
 /// How long resolving and connecting may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The exit streams of one circuit: a bridge and the policy.
+/// The streams that end at this relay on one circuit: exit streams under
+/// the policy, directory streams to the HSDir store.
 pub(crate) struct ExitStreams {
-    policy: Arc<ExitPolicy>,
+    policy: Option<Arc<ExitPolicy>>,
+    hsdir: Option<Arc<HsDirStore>>,
     pub(crate) bridge: StreamBridge,
 }
 
+/// What kind of stream a BEGIN opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Opened {
+    /// An exit stream, to a TCP target.
+    Exit,
+    /// A directory stream, to this relay's HSDir store (§15.6).
+    Directory,
+}
+
 impl ExitStreams {
-    pub(crate) fn new(policy: Arc<ExitPolicy>) -> Self {
+    pub(crate) fn new(policy: Option<Arc<ExitPolicy>>, hsdir: Option<Arc<HsDirStore>>) -> Self {
         Self {
             policy,
+            hsdir,
             bridge: StreamBridge::new(),
         }
     }
 
-    /// A BEGIN arrived: resolve, check and connect in the stream's task.
-    pub(crate) fn open(&mut self, id: StreamId, host: String, port: u16) {
-        let policy = self.policy.clone();
+    /// A BEGIN arrived. An empty host is a directory stream (§15.6);
+    /// anything else an exit stream, resolved, checked and
+    /// connected in the stream's task. Refused with the END reason when
+    /// this relay offers neither.
+    pub(crate) fn open(
+        &mut self,
+        id: StreamId,
+        host: String,
+        port: u16,
+    ) -> Result<Opened, EndReason> {
+        if host.is_empty() {
+            let store = self.hsdir.clone().ok_or(EndReason::EXITPOLICY)?;
+            let (ours, theirs) = tokio::io::duplex(crate::hsdir::PIPE);
+            tokio::spawn(crate::hsdir::serve_stream(theirs, store));
+            self.bridge.open(id, std::future::ready(Ok(ours)));
+            return Ok(Opened::Directory);
+        }
+        let policy = self.policy.clone().ok_or(EndReason::EXITPOLICY)?;
         self.bridge.open(id, async move {
             match tokio::time::timeout(CONNECT_TIMEOUT, connect(&host, port, &policy)).await {
                 Ok(result) => result,
                 Err(_) => Err(EndReason::TIMEOUT),
             }
         });
+        Ok(Opened::Exit)
     }
 }
 

@@ -13,6 +13,7 @@ use warren_proto::cell::DestroyReason;
 use warren_proto::time::Timestamp;
 
 use crate::dir_cache::{self, CacheView};
+use crate::hsdir::HsDirStore;
 use crate::keys::RelayKeys;
 use crate::limits::{self, QueueWatch, TokenBucket};
 use crate::metrics::RelayMetrics;
@@ -50,6 +51,8 @@ pub(crate) struct Shared {
     pub(crate) bucket: Option<TokenBucket>,
     /// The link queues against the memory cap.
     pub(crate) queues: Arc<QueueWatch>,
+    /// The HSDir store, when this relay offers the role (§15.6).
+    pub(crate) hsdir: Option<Arc<HsDirStore>>,
 }
 
 impl Shared {
@@ -137,6 +140,10 @@ impl Relay {
             .bandwidth_rate
             .map(|rate| TokenBucket::new(rate, config.bandwidth_burst.unwrap_or(rate)));
         let queues = Arc::new(QueueWatch::new(config.max_queue_bytes));
+        let hsdir = config
+            .roles
+            .contains(warren_directory::Roles::HSDIR)
+            .then(|| Arc::new(HsDirStore::default()));
         let shared = Arc::new(Shared {
             host,
             keys,
@@ -148,6 +155,7 @@ impl Relay {
             metrics: metrics.clone(),
             bucket,
             queues: queues.clone(),
+            hsdir,
         });
         let mut tasks = JoinSet::new();
         tasks.spawn(limits::watch_queues(queues, metrics));

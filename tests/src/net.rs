@@ -290,7 +290,7 @@ impl Origin {
 
     /// Waits for the next cell from the first hop and hands it to the
     /// circuit, then sends what the circuit has to send.
-    async fn next_cell(&mut self) {
+    pub async fn next_cell(&mut self) {
         let cell = tokio::time::timeout(DEADLINE, self.rx.recv())
             .await
             .expect("the transfer stalled")

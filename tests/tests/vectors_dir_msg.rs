@@ -67,6 +67,10 @@ fn responses() {
         &DirResponse::Descriptor(Vec::new()),
     );
     response("dir-response-not-found", &DirResponse::NotFound);
+    response(
+        "dir-response-hs-descriptor",
+        &DirResponse::HsDescriptor(vec![0xcd, 0xef]),
+    );
 }
 
 #[test]
@@ -82,6 +86,9 @@ fn every_dir_message_vector_is_checked() {
         "dir-response-consensus",
         "dir-response-descriptor",
         "dir-response-not-found",
+        "dir-request-publish-hs-descriptor",
+        "dir-request-get-hs-descriptor",
+        "dir-response-hs-descriptor",
     ];
     for name in spec_vector_names() {
         if name.starts_with("dir-") {

@@ -38,6 +38,9 @@ fn answer(shared: &Arc<Shared>, request: DirRequest) -> DirResponse {
             valid_after,
             signature,
         } => post_signature(shared, valid_after, &signature),
+        DirRequest::PublishHsDescriptor(_) | DirRequest::GetHsDescriptor(_) => {
+            DirResponse::refused(crate::dir_cache::ANONYMOUS_ONLY)
+        }
     }
 }
 
