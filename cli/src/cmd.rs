@@ -4,4 +4,5 @@ pub(crate) mod authority;
 pub(crate) mod client;
 pub(crate) mod keygen;
 pub(crate) mod relay;
+pub(crate) mod testnet;
 pub(crate) mod unbuilt;

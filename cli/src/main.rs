@@ -7,6 +7,7 @@
 mod cmd;
 mod config;
 mod logging;
+mod testnet;
 
 use std::process::ExitCode;
 
@@ -40,7 +41,7 @@ enum Command {
     /// Run the deterministic network simulator on a scenario.
     Sim(cmd::unbuilt::Args),
     /// Start a whole network on loopback: authorities, relays, a service, a client.
-    Testnet(cmd::unbuilt::Args),
+    Testnet(cmd::testnet::Args),
 }
 
 fn main() -> ExitCode {
@@ -53,7 +54,7 @@ fn main() -> ExitCode {
         Command::Client(args) => cmd::client::run(&args),
         Command::Service(_) => cmd::unbuilt::run("service"),
         Command::Sim(_) => cmd::unbuilt::run("sim"),
-        Command::Testnet(_) => cmd::unbuilt::run("testnet"),
+        Command::Testnet(args) => cmd::testnet::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -43,7 +43,7 @@ fn version_prints_the_crate_version() {
 
 #[test]
 fn unbuilt_subcommands_say_so_in_one_line_and_fail() {
-    for sub in ["service", "sim", "testnet"] {
+    for sub in ["service", "sim"] {
         let out = warren(&[sub, "--config", "x.toml"]);
         assert!(!out.status.success(), "warren {sub} exited 0");
         let err = String::from_utf8(out.stderr).unwrap();

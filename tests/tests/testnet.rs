@@ -1,0 +1,123 @@
+//! `warren testnet` the way a user runs it (docs/spec.md §13, §14): the
+//! whole network comes up, real curl reaches the demo backend through SOCKS
+//! and the HTTP proxy, the network survives three relays and one authority
+//! killed, and Ctrl-C stops every node.
+
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "test: a failure must fail the test"
+)]
+
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use warren_tests::procs::{Node, wait_until};
+
+fn curl(args: &[&str]) -> Output {
+    Command::new("curl")
+        .args(["--silent", "--show-error", "--max-time", "30"])
+        .args(args)
+        .output()
+        .expect("curl is installed")
+}
+
+fn body(args: &[&str]) -> String {
+    let out = curl(args);
+    assert!(out.status.success(), "curl {args:?}: {out:?}");
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn alive(pid: u64) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .is_ok_and(|s| s.split_whitespace().nth(2).is_none_or(|st| st != "Z"))
+}
+
+#[test]
+fn the_testnet_comes_up_serves_curl_survives_failures_and_stops() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("net");
+    let started = Instant::now();
+    let mut controller = Node::spawn(
+        "testnet",
+        &root.path().join("controller"),
+        &[
+            "testnet",
+            "--relays",
+            "8",
+            "--data-dir",
+            dir.to_str().unwrap(),
+        ],
+    );
+    let state: serde_json::Value = wait_until("testnet.json", Duration::from_secs(120), || {
+        controller.assert_running();
+        let text = std::fs::read_to_string(dir.join("testnet.json")).ok()?;
+        serde_json::from_str(&text).ok()
+    });
+    let up = started.elapsed();
+    assert!(
+        controller.out_text().contains("ready in"),
+        "{}",
+        controller.out_text()
+    );
+    let socks = state["socks"].as_str().unwrap().to_owned();
+    let http = format!("http://{}", state["http"].as_str().unwrap());
+    let backend = state["backend"].as_str().unwrap().to_owned();
+    let nodes = state["nodes"].as_array().unwrap().clone();
+    assert_eq!(nodes.iter().filter(|n| n["role"] == "authority").count(), 3);
+    assert_eq!(nodes.iter().filter(|n| n["role"] == "exit").count(), 1);
+    let pid = |name: &str| {
+        nodes
+            .iter()
+            .find(|n| n["name"] == name)
+            .and_then(|n| n["pid"].as_u64())
+            .unwrap()
+    };
+
+    let hello = format!("http://{backend}/api/hello");
+    let expect = "{\"service\":\"warren-demo\",\"hello\":\"world\"}";
+    assert_eq!(body(&["--socks5-hostname", &socks, &hello]), expect);
+    assert_eq!(body(&["-x", &http, &hello]), expect);
+    let time = body(&["-x", &http, &format!("http://{backend}/api/time")]);
+    assert!(time.starts_with("{\"unix\":"), "{time}");
+
+    // Three relays (not the exit) and one authority die; new circuits
+    // still work.
+    for name in ["relay0", "relay1", "relay2", "authority3"] {
+        Command::new("kill")
+            .args(["-KILL", &pid(name).to_string()])
+            .status()
+            .unwrap();
+    }
+    wait_until(
+        "a stream after the failures",
+        Duration::from_secs(60),
+        || {
+            let user = format!("after-{}", started.elapsed().as_millis());
+            let out = curl(&[
+                "--socks5-hostname",
+                &socks,
+                "--proxy-user",
+                &format!("{user}:x"),
+                &hello,
+            ]);
+            (out.status.success() && out.stdout == expect.as_bytes()).then_some(())
+        },
+    );
+
+    // Ctrl-C stops every node.
+    Command::new("kill")
+        .args(["-INT", &controller.pid().unwrap().to_string()])
+        .status()
+        .unwrap();
+    wait_until("every node to stop", Duration::from_secs(30), || {
+        nodes
+            .iter()
+            .all(|n| !alive(n["pid"].as_u64().unwrap()))
+            .then_some(())
+    });
+    // Performance is the load generators' business; this only bounds it.
+    assert!(up < Duration::from_secs(120));
+}
