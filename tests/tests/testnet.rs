@@ -56,7 +56,6 @@ fn the_testnet_comes_up_serves_curl_survives_failures_and_stops() {
         let text = std::fs::read_to_string(dir.join("testnet.json")).ok()?;
         serde_json::from_str(&text).ok()
     });
-    let up = started.elapsed();
     assert!(
         controller.out_text().contains("ready in"),
         "{}",
@@ -118,6 +117,4 @@ fn the_testnet_comes_up_serves_curl_survives_failures_and_stops() {
             .all(|n| !alive(n["pid"].as_u64().unwrap()))
             .then_some(())
     });
-    // Performance is the load generators' business; this only bounds it.
-    assert!(up < Duration::from_secs(120));
 }
