@@ -157,6 +157,27 @@ pub struct HopKeys {
 }
 
 impl HopKeys {
+    /// The far end's view of `from_key_material(okm)`: `Kf` and `Kb`
+    /// exchanged. The two ends of an end-to-end virtual hop use one each,
+    /// so that what one seals forward the other opens as coming towards it
+    /// (§16.3).
+    pub fn from_key_material_reversed(okm: &[u8; HOP_KEY_MATERIAL_LEN]) -> Self {
+        let mut swapped = [0u8; HOP_KEY_MATERIAL_LEN];
+        swapped
+            .iter_mut()
+            .zip(
+                okm.iter()
+                    .skip(32)
+                    .take(32)
+                    .chain(okm.iter().take(32))
+                    .chain(okm.iter().skip(64)),
+            )
+            .for_each(|(d, s)| *d = *s);
+        let out = Self::from_key_material(&swapped);
+        swapped.zeroize();
+        out
+    }
+
     /// Splits handshake output `Kf (32) | Kb (32) | KH (32)` (§4.2).
     pub fn from_key_material(okm: &[u8; HOP_KEY_MATERIAL_LEN]) -> Self {
         let mut parts = okm.chunks_exact(32).map(|c| {
@@ -182,6 +203,20 @@ impl CircuitBinding {
     /// The 32 bytes.
     pub fn as_bytes(&self) -> &[u8; 32] {
         &self.0
+    }
+
+    /// HMAC-SHA256 keyed with `KH` over `label | data`: binds a later
+    /// protocol step to this hop's handshake (ESTABLISH_INTRO's
+    /// `handshake_auth`, §16.1).
+    pub fn authenticate(&self, label: &[u8], data: &[u8]) -> Result<[u8; 32], CryptoError> {
+        crate::kdf::hmac_sha256(&self.0, &[label, data])
+    }
+
+    /// Whether `mac` is [`Self::authenticate`]'s value for `label | data`,
+    /// compared in constant time.
+    pub fn verify(&self, label: &[u8], data: &[u8], mac: &[u8; 32]) -> bool {
+        self.authenticate(label, data)
+            .is_ok_and(|expected| bool::from(expected.ct_eq(mac)))
     }
 }
 

@@ -28,7 +28,9 @@ mod arb;
 pub use extend::{Extend, Extended, LINK_SPECS_MAX, LinkSpec, LinkSpecType};
 pub use extension::{EXTENSIONS_MAX, Extension, ExtensionType};
 pub use flow::{Drop, SENDME_TAG_LEN, SENDME_VERSION, Sendme};
-pub use intro::{AUTH_KEY_LEN, AUTH_KEY_TYPE_ED25519, EstablishIntro, IntroEstablished};
+pub use intro::{
+    AUTH_KEY_LEN, AUTH_KEY_TYPE_ED25519, EstablishIntro, HANDSHAKE_AUTH_LABEL, IntroEstablished,
+};
 pub use introduce::{Introduce1, Introduce2, IntroduceAck, IntroduceAckStatus};
 pub use rendezvous::{
     EstablishRendezvous, REND_COOKIE_LEN, Rendezvous1, Rendezvous2, RendezvousEstablished,

@@ -21,7 +21,14 @@ use warren_proto::stream::StreamEvent;
 use crate::exit::ExitStreams;
 use crate::limits::Registration;
 use crate::node::Shared;
+use crate::onion_roles::{IntroRefusal, ROLE_QUEUE, Registered, RoleMsg};
+use tokio::sync::mpsc;
+use warren_directory::Roles;
 use warren_proto::cell::CELL_LEN;
+use warren_proto::relay_msg::{
+    EstablishIntro, Extension, HANDSHAKE_AUTH_LABEL, IntroEstablished, Introduce2, IntroduceAck,
+    IntroduceAckStatus, RelayMsg, Rendezvous2, RendezvousEstablished,
+};
 
 /// The circuit id a relay uses on the links it opens: each link carries one
 /// circuit, so one id serves (§13.2).
@@ -60,6 +67,7 @@ pub(crate) async fn run(shared: Arc<Shared>, link: Link, _permit: OwnedSemaphore
     shared.metrics.circuits_created.inc();
     let _open = OpenCircuit::new(&shared.metrics);
     let queues = shared.queues.register(vec![prev_tx.clone()]);
+    let (role_tx, mut role_rx) = mpsc::channel(ROLE_QUEUE);
     let mut hop = Hop {
         shared: shared.clone(),
         circuit,
@@ -71,8 +79,14 @@ pub(crate) async fn run(shared: Arc<Shared>, link: Link, _permit: OwnedSemaphore
         exit: ExitStreams::new(shared.config.exit_policy.clone(), shared.hsdir.clone()),
         queues,
         unpaid: 0,
+        role_tx,
+        partner: None,
+        registered: Registered {
+            owner: shared.roles.owner(),
+            registry: shared.roles.clone(),
+        },
     };
-    hop.run(prev_rx).await;
+    hop.run(prev_rx, &mut role_rx).await;
 }
 
 /// Counts a circuit as open while it lives.
@@ -126,10 +140,24 @@ struct Hop {
     queues: Registration,
     /// Cells sent since the bandwidth rate was last paid.
     unpaid: usize,
+    /// How other circuits reach this one (onion-service roles, §16).
+    role_tx: mpsc::Sender<RoleMsg>,
+    /// The circuit this one is joined to at a rendezvous point.
+    partner: Option<mpsc::Sender<RoleMsg>>,
+    /// This circuit's intro and rendezvous registrations.
+    registered: Registered,
+}
+
+impl Drop for Hop {
+    fn drop(&mut self) {
+        if let Some(partner) = self.partner.take() {
+            let _ = partner.try_send(RoleMsg::PartnerClosed);
+        }
+    }
 }
 
 impl Hop {
-    async fn run(&mut self, mut prev_rx: LinkReader) {
+    async fn run(&mut self, mut prev_rx: LinkReader, role_rx: &mut mpsc::Receiver<RoleMsg>) {
         let mut shutdown = self.shared.shutdown.clone();
         let shed = self.queues.shed.clone();
         loop {
@@ -141,6 +169,7 @@ impl Hop {
                     self.circuit.destroy(DestroyReason::RESOURCELIMIT);
                 }
                 link = poll_extending(&mut self.extending) => self.extended(link),
+                Some(msg) = role_rx.recv() => self.role_msg(msg),
                 Some(event) = self.exit.bridge.events.recv() => {
                     let streams = self.circuit.streams();
                     match self.exit.bridge.handle(streams, event) {
@@ -179,6 +208,16 @@ impl Hop {
         self.shared.metrics.cell_in();
         let now = self.shared.now();
         match self.circuit.handle_from_prev(now, &mut cell) {
+            Ok(Verdict::Forward) if self.circuit.is_spliced() => {
+                // For the circuit joined at this rendezvous point.
+                let sent = self
+                    .partner
+                    .as_ref()
+                    .map(|p| p.try_send(RoleMsg::Cell(Box::new(cell))));
+                if !matches!(sent, Some(Ok(()))) {
+                    self.circuit.destroy(DestroyReason::RESOURCELIMIT);
+                }
+            }
             Ok(Verdict::Forward) => {
                 cell.circ_id = OUTBOUND_CIRC_ID;
                 let sent = self.next.as_ref().map(|(_, tx)| tx.try_send(cell));
@@ -258,6 +297,149 @@ impl Hop {
         }
     }
 
+    /// An onion-service message addressed to this hop (§16.1, §16.2).
+    fn deliver(&mut self, msg: RelayMsg) {
+        let roles = self.shared.config.roles;
+        let reply = match msg {
+            RelayMsg::EstablishIntro(ei) if roles.contains(Roles::INTRO) => self
+                .establish_intro(&ei)
+                .map(|()| RelayMsg::IntroEstablished(IntroEstablished::default())),
+            RelayMsg::Introduce1(i1) if roles.contains(Roles::INTRO) => {
+                let relayed = self.shared.roles.introduce(Introduce2 {
+                    auth_key: i1.auth_key,
+                    extensions: i1.extensions,
+                    encrypted: i1.encrypted,
+                });
+                let status = match relayed {
+                    Ok(()) => {
+                        self.shared.metrics.introductions.inc();
+                        IntroduceAckStatus::SUCCESS
+                    }
+                    Err(IntroRefusal::UnknownService) => IntroduceAckStatus::UNKNOWN_SERVICE,
+                    Err(IntroRefusal::RateLimited) => {
+                        self.shared.metrics.introductions_refused.inc();
+                        IntroduceAckStatus::RATE_LIMITED
+                    }
+                    Err(IntroRefusal::CantRelay) => IntroduceAckStatus::CANT_RELAY,
+                };
+                Ok(RelayMsg::IntroduceAck(IntroduceAck {
+                    status,
+                    extensions: Vec::new(),
+                }))
+            }
+            RelayMsg::EstablishRendezvous(er) if roles.contains(Roles::RENDEZVOUS) => {
+                if self.shared.roles.establish_rendezvous(
+                    self.registered.owner,
+                    er.cookie,
+                    self.role_tx.clone(),
+                ) {
+                    Ok(RelayMsg::RendezvousEstablished(RendezvousEstablished))
+                } else {
+                    Err("the rendezvous cookie is in use")
+                }
+            }
+            RelayMsg::Rendezvous1(r1) if roles.contains(Roles::RENDEZVOUS) => {
+                match self.shared.roles.take_rendezvous(&r1.cookie) {
+                    Some(partner) if self.circuit.splice().is_ok() => {
+                        let joined = RoleMsg::Joined {
+                            handshake: r1.handshake,
+                            partner: self.role_tx.clone(),
+                        };
+                        if partner.try_send(joined).is_ok() {
+                            self.shared.metrics.rendezvous_joined.inc();
+                            self.partner = Some(partner);
+                            return;
+                        }
+                        Err("the client's circuit is gone")
+                    }
+                    _ => Err("no circuit waits on that rendezvous cookie"),
+                }
+            }
+            _ => Err("an onion-service message this relay does not serve"),
+        };
+        match reply {
+            Ok(reply) => {
+                if self.circuit.send_to_origin(reply).is_err() {
+                    self.circuit.destroy(DestroyReason::INTERNAL);
+                }
+            }
+            Err(why) => {
+                tracing::debug!(reason = why, "refused an onion-service request");
+                self.circuit.destroy(DestroyReason::PROTOCOL);
+            }
+        }
+    }
+
+    /// Checks ESTABLISH_INTRO (§16.1) and registers this circuit.
+    fn establish_intro(&mut self, ei: &EstablishIntro) -> Result<(), &'static str> {
+        let key = warren_crypto::RelayIdentity::from_bytes(&ei.auth_key)
+            .map_err(|_| "the auth key is not a valid Ed25519 key")?;
+        let signed = ei.signed_part().map_err(|_| "malformed")?;
+        key.verify(&signed, &warren_crypto::Signature(ei.signature))
+            .map_err(|_| "the auth key did not sign ESTABLISH_INTRO")?;
+        if !self
+            .circuit
+            .binding()
+            .verify(HANDSHAKE_AUTH_LABEL, &ei.auth_key, &ei.handshake_auth)
+        {
+            return Err("handshake_auth does not match this circuit");
+        }
+        let rate = ei.extensions.iter().find_map(|e| match e {
+            Extension::DosParams {
+                rate_per_sec,
+                burst,
+            } => Some((*rate_per_sec, *burst)),
+            _ => None,
+        });
+        self.shared.roles.establish_intro(
+            self.registered.owner,
+            ei.auth_key,
+            self.role_tx.clone(),
+            rate,
+        );
+        Ok(())
+    }
+
+    /// A message from another circuit's task (§16.1, §16.2).
+    fn role_msg(&mut self, msg: RoleMsg) {
+        match msg {
+            RoleMsg::Introduce2(i2) => {
+                if self
+                    .circuit
+                    .send_to_origin(RelayMsg::Introduce2(i2))
+                    .is_err()
+                {
+                    self.circuit.destroy(DestroyReason::INTERNAL);
+                }
+            }
+            RoleMsg::Joined { handshake, partner } => {
+                let told = self
+                    .circuit
+                    .send_to_origin(RelayMsg::Rendezvous2(Rendezvous2 { handshake }));
+                if told.is_err() || self.circuit.splice().is_err() {
+                    self.circuit.destroy(DestroyReason::PROTOCOL);
+                }
+                self.partner = Some(partner);
+            }
+            RoleMsg::Cell(mut cell) => match self.circuit.handle_from_next(&mut cell) {
+                Ok(Verdict::Forward) => {
+                    cell.circ_id = self.prev_id;
+                    if self.prev_tx.try_send(*cell).is_ok() {
+                        self.cell_out();
+                    } else {
+                        self.circuit.destroy(DestroyReason::RESOURCELIMIT);
+                    }
+                }
+                Ok(Verdict::Consumed) => {}
+                Err(e) => tracing::debug!(error = %e, "joined circuit torn down"),
+            },
+            RoleMsg::PartnerClosed => {
+                self.partner = None;
+                self.circuit.next_failed(DestroyReason::FINISHED);
+            }
+        }
+    }
+
     /// Counts a cell sent.
     fn cell_out(&mut self) {
         self.unpaid += 1;
@@ -298,11 +480,7 @@ impl Hop {
                         shared.host.open_link(&identity, &addrs).await
                     }));
                 }
-                RelayAction::Deliver(msg) => {
-                    // Onion-service roles are not offered by this relay.
-                    tracing::debug!(cmd = %msg.cmd(), "refusing an onion-service request");
-                    self.circuit.destroy(DestroyReason::PROTOCOL);
-                }
+                RelayAction::Deliver(msg) => self.deliver(msg),
                 RelayAction::Closed(teardown) => {
                     tracing::debug!(reason = %teardown.reason, remote = teardown.remote, "circuit closed");
                     return false;

@@ -24,6 +24,7 @@ mod keys;
 mod limits;
 mod metrics;
 pub mod node;
+mod onion_roles;
 mod publish;
 
 pub use config::RelayConfig;

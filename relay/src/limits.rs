@@ -23,11 +23,30 @@ pub(crate) struct TokenBucket {
 
 impl TokenBucket {
     pub(crate) fn new(rate: u64, burst: u64) -> Self {
-        let burst = burst.max(CELL_LEN as u64) as f64;
+        let burst = burst.max(1) as f64;
         Self {
             rate: rate.max(1) as f64,
             burst,
             state: Mutex::new((burst, Instant::now())),
+        }
+    }
+
+    /// Takes `n` tokens if the bucket holds them; otherwise takes nothing
+    /// and returns false (introduction rate limits, §16.1).
+    pub(crate) fn try_take(&self, n: u64) -> bool {
+        let mut state = self
+            .state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let (tokens, last) = &mut *state;
+        let now = Instant::now();
+        *tokens = (*tokens + now.duration_since(*last).as_secs_f64() * self.rate).min(self.burst);
+        *last = now;
+        if *tokens >= n as f64 {
+            *tokens -= n as f64;
+            true
+        } else {
+            false
         }
     }
 

@@ -19,6 +19,9 @@ pub(crate) struct RelayMetrics {
     bytes_in: Counter,
     bytes_out: Counter,
     pub(crate) exit_streams: Counter,
+    pub(crate) introductions: Counter,
+    pub(crate) introductions_refused: Counter,
+    pub(crate) rendezvous_joined: Counter,
 }
 
 impl RelayMetrics {

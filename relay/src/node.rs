@@ -53,6 +53,8 @@ pub(crate) struct Shared {
     pub(crate) queues: Arc<QueueWatch>,
     /// The HSDir store, when this relay offers the role (§15.6).
     pub(crate) hsdir: Option<Arc<HsDirStore>>,
+    /// Intro points and rendezvous cookies (§16).
+    pub(crate) roles: Arc<crate::onion_roles::Registry>,
 }
 
 impl Shared {
@@ -136,9 +138,10 @@ impl Relay {
             }
             None => None,
         };
-        let bucket = config
-            .bandwidth_rate
-            .map(|rate| TokenBucket::new(rate, config.bandwidth_burst.unwrap_or(rate)));
+        let bucket = config.bandwidth_rate.map(|rate| {
+            let burst = config.bandwidth_burst.unwrap_or(rate);
+            TokenBucket::new(rate, burst.max(warren_proto::cell::CELL_LEN as u64))
+        });
         let queues = Arc::new(QueueWatch::new(config.max_queue_bytes));
         let hsdir = config
             .roles
@@ -156,6 +159,7 @@ impl Relay {
             bucket,
             queues: queues.clone(),
             hsdir,
+            roles: Arc::default(),
         });
         let mut tasks = JoinSet::new();
         tasks.spawn(limits::watch_queues(queues, metrics));

@@ -114,6 +114,13 @@ pub struct Origin {
 impl Origin {
     /// Opens a link to `first` and sends CREATE.
     pub async fn create(host: &Host, first: &TestRelay) -> Self {
+        Self::create_as(host, first, StreamRole::Initiator).await
+    }
+
+    /// Opens a link to `first` and sends CREATE, for a circuit whose end
+    /// opens streams (`Initiator`, a client) or accepts them (`Responder`,
+    /// an onion service).
+    pub async fn create_as(host: &Host, first: &TestRelay, role: StreamRole) -> Self {
         let target = first.target();
         let relay = first.relay.as_ref().unwrap();
         let link = host
@@ -128,7 +135,7 @@ impl Origin {
             &target,
             eph,
             Duration::from_secs(10),
-            StreamRole::Initiator,
+            role,
         )
         .unwrap();
         let mut origin = Self {
@@ -182,7 +189,12 @@ impl Origin {
 
     /// Builds a circuit through `path`, hop by hop.
     pub async fn build(host: &Host, path: &[&TestRelay]) -> Self {
-        let mut origin = Self::create(host, path[0]).await;
+        Self::build_as(host, path, StreamRole::Initiator).await
+    }
+
+    /// Builds a circuit through `path` whose end has `role`.
+    pub async fn build_as(host: &Host, path: &[&TestRelay], role: StreamRole) -> Self {
+        let mut origin = Self::create_as(host, path[0], role).await;
         origin
             .until("hop 1", |e| e.contains(&CircEvent::Extended { hops: 1 }))
             .await;

@@ -148,6 +148,26 @@ impl OriginCircuit {
         Ok(())
     }
 
+    /// Adds an end-to-end hop beyond the last one: the far end of a
+    /// circuit joined at a rendezvous point, keyed by the onion-service
+    /// handshake (§16.3). Cells for it pass the rendezvous point unread.
+    pub fn add_virtual_hop(&mut self, keys: HopKeys) -> Result<(), ProtoError> {
+        self.check_usable()?;
+        if self.hops.len() >= MAX_HOPS {
+            return Err(ProtoError::CircuitState {
+                action: "add a hop",
+                state: "at its maximum length",
+            });
+        }
+        self.hops.push(Hop { keys });
+        Ok(())
+    }
+
+    /// `KH` of `hop`'s handshake (§4.2), for ESTABLISH_INTRO (§16.1).
+    pub fn hop_binding(&self, hop: HopNum) -> Option<&warren_crypto::CircuitBinding> {
+        self.hops.get(usize::from(hop.0)).map(|h| &h.keys.binding)
+    }
+
     /// Opens a stream to `host:port` at the last hop (client circuits).
     pub fn begin_stream(
         &mut self,

@@ -61,6 +61,9 @@ enum Next {
     Pending,
     /// The next hop is part of the circuit.
     Open,
+    /// Joined at a rendezvous point to another circuit, which stands in for
+    /// the next hop (§16.2).
+    Spliced,
 }
 
 /// One relay's part of one circuit (§9): its hop keys, its link to the next
@@ -157,7 +160,7 @@ impl RelayCircuit {
             return Ok(Verdict::Consumed);
         }
         let result = match (cell.cmd, self.next) {
-            (CellCmd::RELAY, Next::Open) => self
+            (CellCmd::RELAY, Next::Open | Next::Spliced) => self
                 .keys
                 .backward
                 .xor(&mut cell.body)
@@ -213,6 +216,33 @@ impl RelayCircuit {
         self.actions
             .push_back(RelayAction::ToPrev(ChanMsg::Relay(body)));
         Ok(())
+    }
+
+    /// Joins this circuit, at its last hop, to another (the rendezvous
+    /// point, §16.2): from now on a cell from the origin that this hop does
+    /// not recognise is [`Verdict::Forward`] for the other circuit, and the
+    /// other circuit's cells enter through [`Self::handle_from_next`] as if
+    /// from a next hop.
+    pub fn splice(&mut self) -> Result<(), ProtoError> {
+        if self.next != Next::None || self.closed.is_some() {
+            return Err(ProtoError::CircuitState {
+                action: "join at a rendezvous point",
+                state: "not the last hop of an open circuit",
+            });
+        }
+        self.next = Next::Spliced;
+        Ok(())
+    }
+
+    /// Whether the circuit is joined to another (§16.2).
+    pub fn is_spliced(&self) -> bool {
+        self.next == Next::Spliced
+    }
+
+    /// `KH` of this hop's handshake (§4.2), which ESTABLISH_INTRO's
+    /// `handshake_auth` is checked against (§16.1).
+    pub fn binding(&self) -> &warren_crypto::CircuitBinding {
+        &self.keys.binding
     }
 
     /// Tears the circuit down from this relay in both directions.
@@ -279,7 +309,7 @@ impl RelayCircuit {
                 self.handle_local(now, cell, tag)
                     .map(|()| Verdict::Consumed)
             }
-            (Recognized::No, Next::Open) => Ok(Verdict::Forward),
+            (Recognized::No, Next::Open | Next::Spliced) => Ok(Verdict::Forward),
             (Recognized::No, _) => Err(ProtoError::Unrecognized { at: "the last hop" }),
         }
     }

@@ -55,6 +55,10 @@ fn expect_value(
     })
 }
 
+/// The label of ESTABLISH_INTRO's `handshake_auth`: HMAC-SHA256 keyed
+/// with the intro hop's `KH` over this label and `auth_key` (§16.1).
+pub const HANDSHAKE_AUTH_LABEL: &[u8] = b"warren-establish-intro";
+
 /// ESTABLISH_INTRO: `auth_key_type u8 (= 1) | auth_key_len u16 (= 32) |
 /// auth_key[32] | n_ext u8 | ext* | handshake_auth[32] | sig_len u16 (= 64) |
 /// sig[64]` (docs/spec.md §11.2).
