@@ -1,5 +1,5 @@
-//! The libp2p host: TCP, Noise and Yamux, keyed by the relay's identity
-//! (docs/spec.md §13.1).
+//! The libp2p host: TCP with Noise and Yamux, and QUIC, keyed by the
+//! relay's identity (docs/spec.md §13.1).
 //!
 //! The swarm runs in its own task. Links are substreams of the link
 //! behaviour (`link_behaviour`); directory requests (§12.13) go through
@@ -143,6 +143,7 @@ impl Host {
                 yamux_config,
             )
             .map_err(|e| transport(&e))?
+            .with_quic()
             .with_behaviour(|_| Behaviour {
                 links,
                 dir: request_response::Behaviour::with_codec(

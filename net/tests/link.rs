@@ -17,9 +17,13 @@ use warren_proto::cell::{Cell, CellCmd, CircId};
 const DEADLINE: Duration = Duration::from_secs(30);
 
 async fn host(seed: u64, ip: &str) -> (Host, IncomingLinks, RelayIdentityKeypair) {
+    host_on(seed, &format!("/ip4/{ip}/tcp/0")).await
+}
+
+async fn host_on(seed: u64, listen: &str) -> (Host, IncomingLinks, RelayIdentityKeypair) {
     let key = RelayIdentityKeypair::generate(&mut ChaCha20Rng::seed_from_u64(seed));
     let config = HostConfig {
-        listen: vec![format!("/ip4/{ip}/tcp/0").parse().expect("multiaddr")],
+        listen: vec![listen.parse().expect("multiaddr")],
         idle_timeout: Duration::from_secs(5),
         serve_directory: false,
     };
@@ -90,4 +94,44 @@ async fn a_link_to_the_wrong_identity_fails() {
         matches!(result, Ok(Err(_))),
         "a link to {impostor:?} at b's address must fail"
     );
+}
+
+#[tokio::test]
+async fn a_link_over_quic_carries_cells_and_authenticates_the_peer() {
+    let (a, _a_in, _) = host_on(11, "/ip4/127.0.0.11/udp/0/quic-v1").await;
+    let (b, mut b_in, _) = host_on(12, "/ip4/127.0.0.12/udp/0/quic-v1").await;
+    assert!(b.listen_addrs()[0].to_string().contains("/quic-v1"));
+    let echo = tokio::spawn(async move {
+        let link = b_in.next().await.expect("incoming link");
+        let peer = *link.peer();
+        let (mut reader, writer) = link.split();
+        while let Some(cell) = reader.recv().await.expect("recv") {
+            writer.send(cell).await.expect("echo");
+        }
+        peer
+    });
+    let link = tokio::time::timeout(DEADLINE, a.open_link(b.identity(), b.listen_addrs()))
+        .await
+        .expect("in time")
+        .expect("open link over QUIC");
+    assert_eq!(link.peer(), b.identity());
+    let (mut reader, writer) = link.split();
+    for n in 0..1000 {
+        writer.send(cell(n)).await.expect("send");
+    }
+    for n in 0..1000 {
+        let got = tokio::time::timeout(DEADLINE, reader.recv())
+            .await
+            .expect("in time")
+            .expect("recv")
+            .expect("a cell");
+        assert_eq!(got, cell(n), "cell {n}");
+    }
+    drop(writer);
+    drop(reader);
+    let peer = tokio::time::timeout(DEADLINE, echo)
+        .await
+        .expect("echo ends")
+        .expect("echo task");
+    assert_eq!(&peer, a.identity());
 }
