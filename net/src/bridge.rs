@@ -35,6 +35,9 @@ pub enum BridgeEvent {
     Data(StreamId, Vec<u8>, OwnedSemaphorePermit),
     /// The connection's read side ended.
     Eof(StreamId),
+    /// Reading the connection failed (reset): what was read is not all
+    /// there was, so the stream ends with END CONNRESET, not DONE.
+    Failed(StreamId),
     /// A chunk was written to the connection: more may be sent.
     Drained(StreamId),
 }
@@ -120,6 +123,10 @@ impl StreamBridge {
                     s.eof = true;
                 }
                 self.flush_to_stream(streams, id);
+            }
+            BridgeEvent::Failed(id) => {
+                let _ = streams.reset(id, EndReason::CONNRESET);
+                self.forget(id);
             }
             BridgeEvent::Drained(id) => self.flush_to_tcp(streams, id),
         }
@@ -229,7 +236,11 @@ async fn stream_task<F, C>(
             };
             let mut buf = vec![0u8; CHUNK];
             match read.read(&mut buf).await {
-                Ok(0) | Err(_) => return drop(reader_events.send(BridgeEvent::Eof(id)).await),
+                Ok(0) => return drop(reader_events.send(BridgeEvent::Eof(id)).await),
+                Err(e) => {
+                    tracing::debug!(error = %e, "a bridged connection failed");
+                    return drop(reader_events.send(BridgeEvent::Failed(id)).await);
+                }
                 Ok(n) => {
                     buf.truncate(n);
                     if reader_events

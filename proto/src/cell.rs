@@ -85,16 +85,11 @@ impl Cell {
     /// The [`CELL_LEN`]-byte encoding: `circ_id u32 | cmd u8 | body`.
     pub fn to_bytes(&self) -> [u8; CELL_LEN] {
         let mut out = [0; CELL_LEN];
-        let src = self
-            .circ_id
-            .0
-            .to_be_bytes()
-            .into_iter()
-            .chain([self.cmd.0])
-            .chain(self.body);
-        for (dst, b) in out.iter_mut().zip(src) {
-            *dst = b;
-        }
+        let (header, body) = out.split_at_mut(CELL_HEADER_LEN);
+        let (circ_id, cmd) = header.split_at_mut(4);
+        circ_id.copy_from_slice(&self.circ_id.0.to_be_bytes());
+        cmd.fill(self.cmd.0);
+        body.copy_from_slice(&self.body);
         out
     }
 

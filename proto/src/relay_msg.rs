@@ -342,15 +342,16 @@ impl RelayCell {
         let len = u16::try_from(data.len()).map_err(|_| ProtoError::Internal {
             reason: "relay data length exceeds u16",
         })?;
-        let src = std::iter::repeat_n(0, AUTH_HEADER_LEN)
-            .chain([cmd.0])
-            .chain(self.stream_id.0.to_be_bytes())
-            .chain(len.to_be_bytes())
-            .chain(data)
-            .chain(std::iter::repeat(0));
-        for (dst, b) in body.iter_mut().zip(src) {
-            *dst = b;
-        }
+        // `encode_data` keeps `data` within RELAY_DATA_MAX, so it fits.
+        let (auth, rest) = body.split_at_mut(AUTH_HEADER_LEN);
+        let (header, rest) = rest.split_at_mut(RELAY_HEADER_LEN);
+        let (payload, padding) = rest.split_at_mut(data.len());
+        auth.fill(0);
+        let [id_hi, id_lo] = self.stream_id.0.to_be_bytes();
+        let [len_hi, len_lo] = len.to_be_bytes();
+        header.copy_from_slice(&[cmd.0, id_hi, id_lo, len_hi, len_lo]);
+        payload.copy_from_slice(&data);
+        padding.fill(0);
         Ok(())
     }
 

@@ -277,7 +277,7 @@ impl Origin {
     /// Reads what stream `id` holds, checking every byte against
     /// [`pattern`] from offset `*got`. Returns true once the stream ended.
     fn drain_checked(&mut self, id: warren_proto::relay_msg::StreamId, got: &mut usize) -> bool {
-        let mut buf = vec![0u8; 64 * 1024];
+        let mut buf = [0u8; 4096];
         loop {
             match self.circuit.streams().read(id, &mut buf).expect("read") {
                 warren_proto::stream::StreamRead::Bytes(n) => {
