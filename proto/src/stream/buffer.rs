@@ -22,7 +22,8 @@ impl SendBuffer {
     pub(crate) fn push(&mut self, data: &[u8]) -> usize {
         let room = STREAM_SEND_BUFFER.saturating_sub(self.bytes.len());
         let n = room.min(data.len());
-        self.bytes.extend(data.iter().take(n));
+        // A slice iterator: VecDeque copies it in one go.
+        self.bytes.extend(data.get(..n).unwrap_or_default());
         n
     }
 
@@ -37,7 +38,13 @@ impl SendBuffer {
     /// Takes the next cell's worth of bytes (at most [`RELAY_DATA_MAX`]).
     pub(crate) fn take_cell(&mut self) -> Vec<u8> {
         let n = self.bytes.len().min(RELAY_DATA_MAX);
-        self.bytes.drain(..n).collect()
+        let mut out = Vec::with_capacity(n);
+        let (front, back) = self.bytes.as_slices();
+        let from_front = front.len().min(n);
+        out.extend_from_slice(front.get(..from_front).unwrap_or_default());
+        out.extend_from_slice(back.get(..n - from_front).unwrap_or_default());
+        self.bytes.drain(..n);
+        out
     }
 }
 
