@@ -10,6 +10,14 @@ use anyhow::Context;
 use serde::Deserialize;
 use warren_net::dir_client::{AuthorityEntry, DirSource};
 
+/// Reads and parses the TOML file `path` (relay.toml, client.toml,
+/// authority.toml); errors name the file, the line and the key.
+pub(crate) fn load<T: serde::de::DeserializeOwned>(path: &Path) -> anyhow::Result<T> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    toml::from_str(&text).with_context(|| format!("in {}", path.display()))
+}
+
 /// The `relay.toml` file (see examples/relay.toml).
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -125,15 +133,6 @@ pub(crate) struct ClientFile {
     pub(crate) authorities: Vec<AuthorityLine>,
 }
 
-impl ClientFile {
-    /// Reads and parses `path`.
-    pub(crate) fn load(path: &Path) -> anyhow::Result<Self> {
-        let text =
-            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        toml::from_str(&text).with_context(|| format!("in {}", path.display()))
-    }
-}
-
 /// The `authority.toml` file (see examples/authority.toml).
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -154,24 +153,6 @@ pub(crate) struct AuthorityFile {
     /// Every authority, this one included.
     #[serde(default)]
     pub(crate) authorities: Vec<AuthorityLine>,
-}
-
-impl AuthorityFile {
-    /// Reads and parses `path`.
-    pub(crate) fn load(path: &Path) -> anyhow::Result<Self> {
-        let text =
-            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        toml::from_str(&text).with_context(|| format!("in {}", path.display()))
-    }
-}
-
-impl RelayFile {
-    /// Reads and parses `path`.
-    pub(crate) fn load(path: &Path) -> anyhow::Result<Self> {
-        let text =
-            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        toml::from_str(&text).with_context(|| format!("in {}", path.display()))
-    }
 }
 
 #[cfg(test)]

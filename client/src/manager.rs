@@ -142,6 +142,19 @@ impl Manager {
         Ok(consensus)
     }
 
+    /// Applies `change` to the guard set and stores it when it changed.
+    fn update_guards(&self, change: impl FnOnce(&mut GuardSet)) {
+        let changed = {
+            let mut inner = self.inner();
+            let before = inner.guards.clone();
+            change(&mut inner.guards);
+            (inner.guards != before).then(|| inner.guards.clone())
+        };
+        if let Some(guards) = changed {
+            self.save_guards(&guards);
+        }
+    }
+
     fn save_guards(&self, guards: &GuardSet) {
         let path = self.config.data_dir.join(GUARDS_FILE);
         let tmp = path.with_extension("tmp");
@@ -173,12 +186,9 @@ impl Manager {
     ) -> Result<[RelayStatus; 3], ClientError> {
         let mut rng = rand::rng();
         let now = unix_now();
-        let mut inner = self.inner();
         let params = self.config.guards;
-        inner.guards.update(consensus, now, &params, &mut rng);
-        let guards = inner.guards.clone();
-        drop(inner);
-        self.save_guards(&guards);
+        self.update_guards(|g| g.update(consensus, now, &params, &mut rng));
+        let guards = self.inner().guards.clone();
         self.advance(progress::GUARDS, "guards sampled");
         let exits = exit_candidates(consensus, port);
         if exits.iter().all(|e| refused.contains(&e.identity)) {
@@ -228,11 +238,7 @@ impl Manager {
                     self.metrics.circuit_build_failures.inc();
                     tracing::debug!(error = %failure.error, at_guard = failure.at_guard, "circuit build failed");
                     if failure.at_guard {
-                        let mut inner = self.inner();
-                        inner.guards.failed(&path[0].identity, unix_now());
-                        let guards = inner.guards.clone();
-                        drop(inner);
-                        self.save_guards(&guards);
+                        self.update_guards(|g| g.failed(&path[0].identity, unix_now()));
                     }
                     last = failure.error;
                 }
@@ -288,11 +294,7 @@ impl Manager {
             };
             match tokio::time::timeout(BEGIN_TIMEOUT, circuit.begin(host, port)).await {
                 Ok(Ok(id)) => {
-                    let mut inner = self.inner();
-                    inner.guards.succeeded(&circuit.guard, unix_now());
-                    let guards = inner.guards.clone();
-                    drop(inner);
-                    self.save_guards(&guards);
+                    self.update_guards(|g| g.succeeded(&circuit.guard, unix_now()));
                     return Ok((circuit, id));
                 }
                 Ok(Err(BeginFailure::Ended(reason))) => match reason {

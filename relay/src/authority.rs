@@ -64,16 +64,20 @@ pub(crate) struct Shared {
     pub(crate) state: Mutex<State>,
 }
 
+/// The hosts of every authority but `me`.
+fn other_authorities(config: &AuthorityConfig, me: AuthorityIdentity) -> Vec<DirSource> {
+    config
+        .authorities
+        .iter()
+        .filter(|a| a.identity != me)
+        .map(|a| a.source.clone())
+        .collect()
+}
+
 impl Shared {
     /// The other authorities' hosts.
     pub(crate) fn peers(&self) -> Vec<DirSource> {
-        let me = self.keys.cert.identity();
-        self.config
-            .authorities
-            .iter()
-            .filter(|a| a.identity != me)
-            .map(|a| a.source.clone())
-            .collect()
+        other_authorities(&self.config, self.keys.cert.identity())
     }
 
     /// Locks the state; a task that panicked with it held leaves it usable.
@@ -114,12 +118,7 @@ impl Authority {
             .await
             .map_err(RelayError::Host)?;
         let host_addrs = host.listen_addrs().to_vec();
-        let peers: Vec<DirSource> = config
-            .authorities
-            .iter()
-            .filter(|a| a.identity != me)
-            .map(|a| a.source.clone())
-            .collect();
+        let peers = other_authorities(&config, me);
         let (keeper, watch) = ConsensusKeeper::new(config.data_dir.clone(), peers, set.clone());
         let http = match config.http_listen {
             Some(addr) => Some(

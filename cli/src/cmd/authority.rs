@@ -81,7 +81,7 @@ fn run_init(args: &InitArgs) -> anyhow::Result<()> {
 
 fn settings(args: &Args) -> anyhow::Result<AuthorityConfig> {
     let file = match &args.config {
-        Some(path) => AuthorityFile::load(path)?,
+        Some(path) => crate::config::load(path)?,
         None => AuthorityFile::default(),
     };
     let data_dir = args

@@ -31,7 +31,7 @@ pub(crate) struct Args {
 
 fn settings(args: &Args) -> anyhow::Result<ClientConfig> {
     let file = match &args.config {
-        Some(path) => ClientFile::load(path)?,
+        Some(path) => crate::config::load(path)?,
         None => ClientFile::default(),
     };
     let data_dir = args

@@ -63,7 +63,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
 
 fn settings(args: &Args) -> anyhow::Result<RelayConfig> {
     let file = match &args.config {
-        Some(path) => RelayFile::load(path)?,
+        Some(path) => crate::config::load(path)?,
         None => RelayFile::default(),
     };
     let data_dir = args
