@@ -4,5 +4,6 @@ pub(crate) mod authority;
 pub(crate) mod client;
 pub(crate) mod keygen;
 pub(crate) mod relay;
+pub(crate) mod service;
 pub(crate) mod testnet;
 pub(crate) mod unbuilt;

@@ -128,9 +128,84 @@ pub(crate) struct ClientFile {
     pub(crate) max_dirtiness_secs: Option<u64>,
     /// A loopback Prometheus port.
     pub(crate) metrics_listen: Option<SocketAddr>,
+    /// Restricted-discovery keys, one per onion service.
+    #[serde(default)]
+    pub(crate) onion_keys: Vec<OnionKeyLine>,
     /// The directory authorities.
     #[serde(default)]
     pub(crate) authorities: Vec<AuthorityLine>,
+}
+
+/// One `[[onion_keys]]` entry of client.toml: the key this client proves
+/// to one onion service with restricted discovery (docs/spec.md §15.3).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct OnionKeyLine {
+    /// The service's `.warren` address.
+    pub(crate) address: String,
+    /// The client key file (`warren keygen client --out FILE`); relative
+    /// to the config file's directory.
+    pub(crate) key_file: PathBuf,
+}
+
+/// The `service.toml` file (see examples/service.toml).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ServiceFile {
+    /// Where the consensus and guard state are kept; each service keeps
+    /// its keys in `<data_dir>/<name>` unless it names its own directory.
+    pub(crate) data_dir: Option<PathBuf>,
+    /// A loopback Prometheus port.
+    pub(crate) metrics_listen: Option<SocketAddr>,
+    /// The services.
+    #[serde(default)]
+    pub(crate) services: Vec<ServiceLine>,
+    /// The directory authorities.
+    #[serde(default)]
+    pub(crate) authorities: Vec<AuthorityLine>,
+}
+
+/// One `[[services]]` entry.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ServiceLine {
+    /// A name for logs (never the address).
+    pub(crate) name: String,
+    /// Where this service's identity key is kept.
+    pub(crate) data_dir: Option<PathBuf>,
+    /// "VIRTUAL_PORT HOST:PORT" entries, e.g. "80 127.0.0.1:8080".
+    pub(crate) ports: Vec<String>,
+    /// Intro points kept (default 3).
+    pub(crate) intro_points: Option<usize>,
+    /// The file of client public keys allowed (restricted discovery).
+    pub(crate) clients_file: Option<PathBuf>,
+    /// Introductions per second each intro point lets through (default 25).
+    pub(crate) intro_rate_per_sec: Option<u32>,
+    /// Introductions an intro point lets through in a burst (default 200).
+    pub(crate) intro_burst: Option<u32>,
+    /// Introductions per second one client key may make (default 5).
+    pub(crate) client_rate_per_sec: Option<u32>,
+    /// The client puzzle under load (default true).
+    pub(crate) pow: Option<bool>,
+}
+
+/// Parses a port mapping "VIRTUAL_PORT HOST:PORT".
+pub(crate) fn port_mapping(text: &str) -> anyhow::Result<(u16, SocketAddr)> {
+    let mut parts = text.split_whitespace();
+    let (Some(port), Some(target), None) = (parts.next(), parts.next(), parts.next()) else {
+        anyhow::bail!(
+            "port mapping {text:?}: expected \"VIRTUAL_PORT HOST:PORT\", e.g. \"80 127.0.0.1:8080\""
+        );
+    };
+    let port: u16 = port
+        .parse()
+        .ok()
+        .filter(|p| *p != 0)
+        .with_context(|| format!("port mapping {text:?}: {port:?} is not a port (1-65535)"))?;
+    let target: SocketAddr = target
+        .parse()
+        .with_context(|| format!("port mapping {text:?}: {target:?} is not an IP:PORT address"))?;
+    Ok((port, target))
 }
 
 /// The `authority.toml` file (see examples/authority.toml).
@@ -182,6 +257,22 @@ mod test {
         let file: ClientFile = toml::from_str(text).unwrap();
         assert_eq!(file.authorities.len(), 3);
         authority_entries(&file.authorities).unwrap();
+    }
+
+    #[test]
+    fn the_service_example_parses_and_its_ports_check() {
+        let text = include_str!("../../examples/service.toml");
+        let file: ServiceFile = toml::from_str(text).unwrap();
+        assert_eq!(file.authorities.len(), 3);
+        assert!(!file.services.is_empty());
+        for s in &file.services {
+            for p in &s.ports {
+                port_mapping(p).unwrap();
+            }
+        }
+        assert!(port_mapping("80").is_err());
+        assert!(port_mapping("0 127.0.0.1:80").is_err());
+        assert!(port_mapping("80 localhost:80").is_err());
     }
 
     #[test]

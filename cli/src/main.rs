@@ -35,7 +35,7 @@ enum Command {
     /// Run a client: local SOCKS5 and HTTP proxy entries into the network.
     Client(cmd::client::Args),
     /// Run an onion service in front of a local backend API.
-    Service(cmd::unbuilt::Args),
+    Service(cmd::service::Args),
     /// Generate a key and store it in a new 0600 key file.
     Keygen(cmd::keygen::Args),
     /// Run the deterministic network simulator on a scenario.
@@ -52,7 +52,7 @@ fn main() -> ExitCode {
         Command::Authority(args) => cmd::authority::run(&args),
         Command::Relay(args) => cmd::relay::run(&args),
         Command::Client(args) => cmd::client::run(&args),
-        Command::Service(_) => cmd::unbuilt::run("service"),
+        Command::Service(args) => cmd::service::run(&args),
         Command::Sim(_) => cmd::unbuilt::run("sim"),
         Command::Testnet(args) => cmd::testnet::run(&args),
     };

@@ -2,20 +2,23 @@
 //! link to its guard, then run by a task that owns the `OriginCircuit`, its
 //! link and the bridges between its streams and the local connections.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::future::pending;
+use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
-use tokio::sync::{mpsc, oneshot};
-use warren_crypto::RelayIdentity;
+use tokio::sync::{Mutex, mpsc, oneshot};
 use warren_crypto::ntor::EphemeralSecret;
+use warren_crypto::{HopKeys, RelayIdentity};
 use warren_net::bridge::StreamBridge;
 use warren_net::host::Host;
 use warren_net::link::{LinkReader, LinkWriter};
 use warren_proto::cell::{CircId, DestroyReason};
-use warren_proto::circuit::{CircEvent, HopTarget, OriginCircuit};
-use warren_proto::relay_msg::{EndReason, LinkSpec, StreamId};
+use warren_proto::circuit::{CircEvent, HopNum, HopTarget, OriginCircuit};
+use warren_proto::relay_msg::{EndReason, LinkSpec, RelayMsg, StreamId};
 use warren_proto::stream::{StreamEvent, StreamRole};
 use warren_proto::time::Timestamp;
 
@@ -25,6 +28,19 @@ use crate::ClientError;
 const CIRC_ID: CircId = CircId(1);
 /// Commands queued to a circuit task.
 const COMMAND_QUEUE: usize = 32;
+/// Circuit-level messages (onion-service replies) queued to the owner.
+const MESSAGE_QUEUE: usize = 64;
+/// How long a service's backend may take to accept a connection.
+const BACKEND_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A byte stream a circuit stream can be bridged to: a local TCP
+/// connection, or one end of an in-memory pipe (directory streams).
+pub(crate) trait Conn: AsyncRead + AsyncWrite + Send + Unpin + 'static {}
+impl<T: AsyncRead + AsyncWrite + Send + Unpin + 'static> Conn for T {}
+
+/// Where a service's circuit sends the streams it accepts: virtual port
+/// to local target (§16.3).
+pub type PortMap = HashMap<u16, SocketAddr>;
 
 /// What the circuit task is asked to do.
 enum Command {
@@ -38,11 +54,27 @@ enum Command {
     /// `initial` on the stream.
     Attach {
         id: StreamId,
-        conn: TcpStream,
+        conn: Box<dyn Conn>,
         initial: Vec<u8>,
     },
     /// The stream will not be attached: close it.
     Close(StreamId),
+    /// Send a circuit-level message to the last built hop.
+    Send(RelayMsg),
+    /// Send `first` (if any) to the last built hop, then add the
+    /// end-to-end hop of a joined rendezvous circuit (§16.3), in one step:
+    /// nothing from the far end can arrive in between.
+    AddVirtualHop {
+        first: Option<RelayMsg>,
+        keys: HopKeys,
+    },
+    /// Authenticate `data` under `label` with the last hop's binding `KH`
+    /// (ESTABLISH_INTRO's `handshake_auth`, §16.1).
+    Bind {
+        label: &'static [u8],
+        data: Vec<u8>,
+        reply: oneshot::Sender<Option<[u8; 32]>>,
+    },
 }
 
 /// Which step of a build failed, for the guard rules (§14.2).
@@ -57,6 +89,7 @@ pub(crate) struct BuildFailure {
 #[derive(Debug, Clone)]
 pub(crate) struct Circuit {
     commands: mpsc::Sender<Command>,
+    messages: Arc<Mutex<mpsc::Receiver<RelayMsg>>>,
     /// The exit (last hop).
     pub(crate) exit: RelayIdentity,
     /// The guard (first hop).
@@ -88,11 +121,51 @@ impl Circuit {
     }
 
     /// Bridges stream `id` to `conn`, sending `initial` first.
-    pub(crate) async fn attach(&self, id: StreamId, conn: TcpStream, initial: Vec<u8>) {
+    pub(crate) async fn attach(&self, id: StreamId, conn: impl Conn, initial: Vec<u8>) {
         let _ = self
             .commands
-            .send(Command::Attach { id, conn, initial })
+            .send(Command::Attach {
+                id,
+                conn: Box::new(conn),
+                initial,
+            })
             .await;
+    }
+
+    /// Sends a circuit-level message to the last hop built (an intro or
+    /// rendezvous point, §16). False if the circuit is gone.
+    pub(crate) async fn send_msg(&self, msg: RelayMsg) -> bool {
+        self.commands.send(Command::Send(msg)).await.is_ok()
+    }
+
+    /// The next circuit-level message from a hop; `None` once the circuit
+    /// is gone.
+    pub(crate) async fn next_msg(&self) -> Option<RelayMsg> {
+        self.messages.lock().await.recv().await
+    }
+
+    /// Sends `first` (if any) to the last hop built, then adds the
+    /// end-to-end hop (§16.3); streams then go to the far end.
+    pub(crate) async fn add_virtual_hop(&self, first: Option<RelayMsg>, keys: HopKeys) -> bool {
+        self.commands
+            .send(Command::AddVirtualHop { first, keys })
+            .await
+            .is_ok()
+    }
+
+    /// HMAC of `label | data` under the last hop's binding `KH` (§16.1).
+    pub(crate) async fn bind(&self, label: &'static [u8], data: Vec<u8>) -> Option<[u8; 32]> {
+        let (reply, answer) = oneshot::channel();
+        self.commands
+            .send(Command::Bind { label, data, reply })
+            .await
+            .ok()?;
+        answer.await.ok().flatten()
+    }
+
+    /// Waits until the circuit's task has ended.
+    pub(crate) async fn closed(&self) {
+        self.commands.closed().await;
     }
 
     /// Closes stream `id`, which will not be attached.
@@ -152,7 +225,13 @@ pub(crate) async fn build(
     host: &Host,
     path: &[HopTarget],
     timeout: Duration,
+    ports: Option<Arc<PortMap>>,
 ) -> Result<Circuit, BuildFailure> {
+    let role = if ports.is_some() {
+        StreamRole::Acceptor
+    } else {
+        StreamRole::Initiator
+    };
     let (Some(first), Some(last)) = (path.first(), path.last()) else {
         return Err(BuildFailure {
             at_guard: false,
@@ -175,7 +254,7 @@ pub(crate) async fn build(
             first,
             EphemeralSecret::generate(&mut rand::rng()),
             timeout,
-            StreamRole::Initiator,
+            role,
         )
         .map_err(|e| BuildFailure {
             at_guard: true,
@@ -211,16 +290,22 @@ pub(crate) async fn build(
                 error: ClientError::Build(format!("the circuit took longer than {timeout:?}")),
             })??;
     let (commands, commands_rx) = mpsc::channel(COMMAND_QUEUE);
+    let (messages_tx, messages) = mpsc::channel(MESSAGE_QUEUE);
     let task = CircuitTask {
+        last_built: HopNum(u8::try_from(circuit.hop_count().saturating_sub(1)).unwrap_or(0)),
         circuit,
         tx,
         clock,
         bridge: StreamBridge::new(),
         begins: HashMap::new(),
+        messages: messages_tx,
+        ports,
+        accepting: HashSet::new(),
     };
     tokio::spawn(task.run(rx, commands_rx));
     Ok(Circuit {
         commands,
+        messages: Arc::new(Mutex::new(messages)),
         exit: last.identity,
         guard: first.identity,
     })
@@ -267,10 +352,17 @@ async fn wait_for_hop(
 /// The task that runs a built circuit.
 struct CircuitTask {
     circuit: OriginCircuit,
+    /// The last hop built by handshake (not the virtual one).
+    last_built: HopNum,
     tx: LinkWriter,
     clock: Clock,
     bridge: StreamBridge,
     begins: HashMap<StreamId, oneshot::Sender<Result<StreamId, EndReason>>>,
+    messages: mpsc::Sender<RelayMsg>,
+    /// A service's port map: incoming streams are connected to it.
+    ports: Option<Arc<PortMap>>,
+    /// Incoming streams waiting for their backend connection.
+    accepting: HashSet<StreamId>,
 }
 
 impl CircuitTask {
@@ -296,8 +388,17 @@ impl CircuitTask {
                 },
                 Some(event) = self.bridge.events.recv() => {
                     let streams = self.circuit.streams();
-                    if let Some((id, Err(reason))) = self.bridge.handle(streams, event) {
-                        let _ = streams.reset(id, reason);
+                    match self.bridge.handle(streams, event) {
+                        Some((id, Ok(())))
+                            if self.accepting.remove(&id) && streams.accept(id).is_err() =>
+                        {
+                            self.bridge.forget(id);
+                        }
+                        Some((id, Err(reason))) => {
+                            self.accepting.remove(&id);
+                            let _ = streams.reset(id, reason);
+                        }
+                        _ => {}
                     }
                 }
                 () = sleep_until(deadline, &self.clock) => {
@@ -343,6 +444,25 @@ impl CircuitTask {
             Command::Close(id) => {
                 let _ = self.circuit.streams().close(id);
             }
+            Command::Send(msg) => {
+                if let Err(e) = self.circuit.send_msg(self.last_built, msg) {
+                    tracing::debug!(error = %e, "cannot send a circuit message");
+                }
+            }
+            Command::Bind { label, data, reply } => {
+                let mac = self
+                    .circuit
+                    .hop_binding(self.last_built)
+                    .and_then(|b| b.authenticate(label, &data).ok());
+                let _ = reply.send(mac);
+            }
+            Command::AddVirtualHop { first, keys } => {
+                let sent = first.map_or(Ok(()), |m| self.circuit.send_msg(self.last_built, m));
+                if let Err(e) = sent.and_then(|()| self.circuit.add_virtual_hop(keys)) {
+                    tracing::debug!(error = %e, "cannot add the end-to-end hop");
+                    self.circuit.destroy(DestroyReason::INTERNAL);
+                }
+            }
         }
     }
 
@@ -371,7 +491,12 @@ impl CircuitTask {
                         tracing::debug!(reason = ?t.reason, remote = t.remote, "circuit closed");
                         return false;
                     }
-                    _ => {}
+                    CircEvent::Message { msg, .. } => {
+                        if self.messages.try_send(msg).is_err() {
+                            tracing::debug!("a circuit message was dropped: nobody reads them");
+                        }
+                    }
+                    CircEvent::Extended { .. } => {}
                 }
             }
             if !progressed {
@@ -399,11 +524,40 @@ impl CircuitTask {
             }
             StreamEvent::Readable(id) => self.bridge.flush_to_tcp(streams, id),
             StreamEvent::Writable(id) => self.bridge.flush_to_stream(streams, id),
-            StreamEvent::Incoming { id, .. } => {
-                // A client accepts no streams.
-                let _ = streams.reset(id, EndReason::EXITPOLICY);
+            StreamEvent::Incoming { id, host, port } => {
+                // A service's circuit connects the stream to the target of
+                // its virtual port (§16.3); a client's accepts none.
+                let target = self
+                    .ports
+                    .as_ref()
+                    .filter(|_| host.is_empty())
+                    .and_then(|p| p.get(&port).copied());
+                match target {
+                    Some(addr) => {
+                        self.accepting.insert(id);
+                        self.bridge.open(id, connect_backend(addr));
+                    }
+                    None => {
+                        let _ = streams.reset(id, EndReason::EXITPOLICY);
+                    }
+                }
             }
         }
+    }
+}
+
+/// Connects to a service's backend target.
+async fn connect_backend(addr: SocketAddr) -> Result<TcpStream, EndReason> {
+    match tokio::time::timeout(BACKEND_CONNECT_TIMEOUT, TcpStream::connect(addr)).await {
+        Ok(Ok(conn)) => {
+            let _ = conn.set_nodelay(true);
+            Ok(conn)
+        }
+        Ok(Err(e)) => {
+            tracing::debug!(error = %e, "the backend refused a stream");
+            Err(EndReason::CONNECTREFUSED)
+        }
+        Err(_) => Err(EndReason::TIMEOUT),
     }
 }
 
@@ -430,10 +584,12 @@ pub(crate) struct TestEnd {
 #[cfg(test)]
 pub(crate) fn test_circuit(n: u8) -> (Circuit, TestEnd) {
     let (commands, rx) = mpsc::channel(1);
+    let (_, messages) = mpsc::channel(1);
     let id = warren_crypto::RelayIdentityKeypair::from_secret_bytes([n; 32]).public();
     (
         Circuit {
             commands,
+            messages: Arc::new(Mutex::new(messages)),
             exit: id,
             guard: id,
         },

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
-use warren_crypto::RelayIdentityKeypair;
+use warren_crypto::{ClientAuthKeypair, HsAddress, RelayIdentityKeypair};
 use warren_directory::{GuardParams, TimeoutParams};
 use warren_net::dir_client::{AuthorityEntry, ConsensusKeeper, authority_set};
 use warren_net::host::{Host, HostConfig};
@@ -17,6 +17,7 @@ use crate::ClientError;
 use crate::entry::{self, Protocol};
 use crate::manager::{Manager, ManagerConfig};
 use crate::metrics::ClientMetrics;
+use crate::onion::OnionState;
 use prometheus_client::registry::Registry;
 use warren_net::metrics::{MetricsRoutes, check_loopback};
 
@@ -42,6 +43,8 @@ pub struct ClientConfig {
     pub max_dirtiness: Duration,
     /// An optional Prometheus port, loopback only (§13.5).
     pub metrics_listen: Option<SocketAddr>,
+    /// Restricted-discovery keys, one per onion-service address (§15.3).
+    pub onion_keys: Vec<(HsAddress, Arc<ClientAuthKeypair>)>,
 }
 
 impl ClientConfig {
@@ -56,6 +59,7 @@ impl ClientConfig {
             preemptive: 2,
             max_dirtiness: Duration::from_secs(600),
             metrics_listen: None,
+            onion_keys: Vec::new(),
         }
     }
 }
@@ -68,43 +72,67 @@ pub struct Client {
     tasks: JoinSet<()>,
 }
 
-async fn bind(addr: SocketAddr) -> Result<TcpListener, ClientError> {
+pub(crate) async fn bind(addr: SocketAddr) -> Result<TcpListener, ClientError> {
     TcpListener::bind(addr)
         .await
         .map_err(|source| ClientError::Listen { addr, source })
 }
 
+/// Starts what every origin needs — a network host with a fresh link
+/// identity, the consensus keeper and the circuit manager (with its
+/// preemptive circuits) — and returns the manager and the tasks that run
+/// them.
+pub(crate) async fn start_manager(
+    data_dir: &std::path::Path,
+    authorities: &[AuthorityEntry],
+    manager_config: ManagerConfig,
+    metrics: ClientMetrics,
+    onion: OnionState,
+) -> Result<(Arc<Manager>, JoinSet<()>), ClientError> {
+    if authorities.is_empty() {
+        return Err(ClientError::Config(
+            "no directory authorities are configured ([[authorities]] entries)".into(),
+        ));
+    }
+    std::fs::create_dir_all(data_dir).map_err(|source| ClientError::State {
+        path: data_dir.to_path_buf(),
+        source,
+    })?;
+    let set = authority_set(authorities).map_err(|e| ClientError::Config(e.to_string()))?;
+    // A fresh link identity each run: nothing links two runs together.
+    let key = RelayIdentityKeypair::generate(&mut rand::rng());
+    let host_config = HostConfig {
+        listen: Vec::new(),
+        idle_timeout: Duration::from_secs(60),
+        serve_directory: false,
+    };
+    let (host, _incoming) = Host::start(&key, &host_config)
+        .await
+        .map_err(ClientError::Host)?;
+    let sources = authorities.iter().map(|a| a.source.clone()).collect();
+    let (keeper, watch) = ConsensusKeeper::new(data_dir.to_path_buf(), sources, set);
+    let manager = Arc::new(Manager::new(
+        host,
+        watch.consensus,
+        manager_config,
+        metrics,
+        onion,
+    ));
+    let mut tasks = JoinSet::new();
+    let m = manager.clone();
+    tasks.spawn(async move { keeper.run(m.host()).await });
+    tasks.spawn(manager.clone().maintain());
+    Ok((manager, tasks))
+}
+
 impl Client {
     /// Starts the host, the consensus keeper, the manager and the entries.
     pub async fn start(config: ClientConfig) -> Result<Self, ClientError> {
-        if config.authorities.is_empty() {
-            return Err(ClientError::Config(
-                "no directory authorities are configured ([[authorities]] entries)".into(),
-            ));
-        }
         if config.socks_listen.is_empty() && config.http_listen.is_empty() {
             return Err(ClientError::Config(
                 "no SOCKS or HTTP listener is configured".into(),
             ));
         }
-        std::fs::create_dir_all(&config.data_dir).map_err(|source| ClientError::State {
-            path: config.data_dir.clone(),
-            source,
-        })?;
-        let set =
-            authority_set(&config.authorities).map_err(|e| ClientError::Config(e.to_string()))?;
-        // A fresh link identity each run: nothing links two runs together.
-        let key = RelayIdentityKeypair::generate(&mut rand::rng());
-        let host_config = HostConfig {
-            listen: Vec::new(),
-            idle_timeout: Duration::from_secs(60),
-            serve_directory: false,
-        };
-        let (host, _incoming) = Host::start(&key, &host_config)
-            .await
-            .map_err(ClientError::Host)?;
-        let mut registry = Registry::with_prefix("warren_client");
-        let metrics = ClientMetrics::register(&mut registry);
         let metrics_listener = match config.metrics_listen {
             Some(addr) => {
                 check_loopback(addr).map_err(|e| ClientError::Config(e.to_string()))?;
@@ -112,15 +140,11 @@ impl Client {
             }
             None => None,
         };
-        let sources = config
-            .authorities
-            .iter()
-            .map(|a| a.source.clone())
-            .collect();
-        let (keeper, watch) = ConsensusKeeper::new(config.data_dir.clone(), sources, set);
-        let manager = Arc::new(Manager::new(
-            host,
-            watch.consensus,
+        let mut registry = Registry::with_prefix("warren_client");
+        let metrics = ClientMetrics::register(&mut registry);
+        let (manager, mut tasks) = start_manager(
+            &config.data_dir,
+            &config.authorities,
             ManagerConfig {
                 data_dir: config.data_dir.clone(),
                 preemptive: config.preemptive,
@@ -129,15 +153,13 @@ impl Client {
                 timeouts: TimeoutParams::default(),
             },
             metrics,
-        ));
-        let mut tasks = JoinSet::new();
+            OnionState::new(config.onion_keys),
+        )
+        .await?;
         if let Some(listener) = metrics_listener {
             let routes = Arc::new(MetricsRoutes(Arc::new(registry)));
             tasks.spawn(warren_net::http::serve(listener, routes));
         }
-        let m = manager.clone();
-        tasks.spawn(async move { keeper.run(m.host()).await });
-        tasks.spawn(manager.clone().maintain());
         let mut index = 0;
         let mut socks = Vec::new();
         for addr in &config.socks_listen {

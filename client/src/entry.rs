@@ -28,18 +28,25 @@ pub(crate) enum Protocol {
     Http,
 }
 
-/// Refuses destinations that are not for an exit: `.warren` addresses
-/// (mistyped ones with the reason), and `.onion` ones.
-fn check_destination(host: &str) -> Result<(), ClientError> {
+/// Where a stream goes: an onion service or an exit.
+#[derive(Debug, PartialEq, Eq)]
+enum Destination {
+    /// A `.warren` address (§3).
+    Onion(HsAddress),
+    /// A host name or address, reached through an exit.
+    Exit,
+}
+
+/// Sorts a destination: `.warren` addresses (mistyped ones refused with
+/// the reason) go to onion services, `.onion` ones are refused.
+fn destination(host: &str) -> Result<Destination, ClientError> {
     let lower = host.to_ascii_lowercase();
     if lower.ends_with(".warren") {
         return match lower.parse::<HsAddress>() {
             Err(e) => Err(ClientError::Unreachable(format!(
                 "mistyped .warren address: {e}"
             ))),
-            Ok(_) => Err(ClientError::Unreachable(
-                "this client cannot reach onion services yet".into(),
-            )),
+            Ok(addr) => Ok(Destination::Onion(addr)),
         };
     }
     if lower.ends_with(".onion") {
@@ -47,7 +54,7 @@ fn check_destination(host: &str) -> Result<(), ClientError> {
             "a .onion address belongs to Tor, not to Warren".into(),
         ));
     }
-    Ok(())
+    Ok(Destination::Exit)
 }
 
 /// Accepts connections on `listener` forever.
@@ -88,12 +95,14 @@ async fn open(
     host: &str,
     port: u16,
 ) -> Result<(crate::circuit::Circuit, warren_proto::relay_msg::StreamId), ClientError> {
-    check_destination(host)?;
     let key = IsolationKey {
         listener: index,
         credentials,
     };
-    manager.connect(&key, host, port).await
+    match destination(host)? {
+        Destination::Onion(addr) => manager.connect_onion(&key, &addr, port).await,
+        Destination::Exit => manager.connect(&key, host, port).await,
+    }
 }
 
 async fn socks_connection(mut conn: TcpStream, index: usize, manager: &Manager) {
@@ -185,11 +194,17 @@ mod test {
 
     #[test]
     fn warren_and_onion_names_never_go_to_an_exit() {
-        let e = check_destination("abc.warren").unwrap_err();
+        let e = destination("abc.warren").unwrap_err();
         assert!(e.to_string().starts_with("mistyped .warren address"), "{e}");
         assert_eq!(e.socks5_reply(), 0x04);
-        assert!(check_destination("x.onion").is_err());
-        assert!(check_destination("example.com").is_ok());
-        assert!(check_destination("127.0.0.1").is_ok());
+        let key = warren_crypto::ServiceIdentityKeypair::from_secret_bytes([0x41; 32]);
+        let addr = HsAddress::from_identity(key.public());
+        assert_eq!(
+            destination(&addr.to_string().to_uppercase()).unwrap(),
+            Destination::Onion(addr)
+        );
+        assert!(destination("x.onion").is_err());
+        assert_eq!(destination("example.com").unwrap(), Destination::Exit);
+        assert_eq!(destination("127.0.0.1").unwrap(), Destination::Exit);
     }
 }

@@ -37,6 +37,10 @@ pub enum ClientError {
     /// No exit's policy allows the destination.
     #[error("no exit allows connections to {0}")]
     NotAllowed(String),
+    /// The onion service restricts discovery and this client is not one
+    /// of those it lists (§15.3).
+    #[error("{0}")]
+    NotAuthorised(String),
     /// The destination cannot be reached: a mistyped address, a name that
     /// does not resolve, no route.
     #[error("{0}")]
@@ -59,7 +63,7 @@ impl ClientError {
     /// The SOCKS5 reply code (RFC 1928 §6) for this failure.
     pub fn socks5_reply(&self) -> u8 {
         match self {
-            Self::NotAllowed(_) => 0x02,
+            Self::NotAllowed(_) | Self::NotAuthorised(_) => 0x02,
             Self::Unreachable(_) => 0x04,
             Self::Refused => 0x05,
             Self::TimedOut(_) => 0x06,
@@ -71,7 +75,7 @@ impl ClientError {
     /// The HTTP status line text for this failure.
     pub fn http_status(&self) -> &'static str {
         match self {
-            Self::NotAllowed(_) => "403 Forbidden",
+            Self::NotAllowed(_) | Self::NotAuthorised(_) => "403 Forbidden",
             Self::Unreachable(_) => "404 Not Found",
             Self::Refused => "502 Bad Gateway",
             Self::TimedOut(_) => "504 Gateway Timeout",

@@ -11,17 +11,20 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 use warren_crypto::RelayIdentity;
 use warren_directory::guard::fits_path;
-use warren_directory::path::{exit_candidates, pick, pick_middle};
+use warren_directory::path::{
+    Position, exit_candidates, pick, pick_middle, suitable, weighted_pick,
+};
 use warren_directory::{
-    BuildTimeouts, Consensus, GuardParams, GuardSet, RelayStatus, TimeoutParams,
+    BuildTimeouts, Consensus, Flags, GuardParams, GuardSet, RelayStatus, Roles, TimeoutParams,
 };
 use warren_net::dir_client::unix_now;
 use warren_net::host::Host;
 use warren_proto::relay_msg::{EndReason, StreamId};
 
 use crate::ClientError;
-use crate::circuit::{self, BeginFailure, Circuit, hop_target};
+use crate::circuit::{self, BeginFailure, Circuit, PortMap, hop_target};
 use crate::metrics::ClientMetrics;
+use crate::onion::OnionState;
 use crate::pool::{IsolationKey, Pool};
 
 /// The guard state file in the data directory.
@@ -74,6 +77,7 @@ pub struct Manager {
     inner: Mutex<Inner>,
     progress: AtomicU8,
     metrics: ClientMetrics,
+    onion: OnionState,
 }
 
 impl Manager {
@@ -84,6 +88,7 @@ impl Manager {
         consensus: watch::Receiver<Option<Arc<Consensus>>>,
         config: ManagerConfig,
         metrics: ClientMetrics,
+        onion: OnionState,
     ) -> Self {
         let path = config.data_dir.join(GUARDS_FILE);
         let guards = match std::fs::read(&path) {
@@ -105,6 +110,7 @@ impl Manager {
             }),
             progress: AtomicU8::new(progress::STARTING),
             metrics,
+            onion,
         }
     }
 
@@ -112,6 +118,20 @@ impl Manager {
         self.inner
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// What the client keeps about onion services.
+    pub(crate) fn onion(&self) -> &OnionState {
+        &self.onion
+    }
+
+    /// Counts a stream opened or failed.
+    pub(crate) fn count_stream(&self, opened: bool) {
+        if opened {
+            self.metrics.streams_opened.inc();
+        } else {
+            self.metrics.streams_failed.inc();
+        }
     }
 
     /// The host circuits are built over.
@@ -213,6 +233,100 @@ impl Manager {
         ))
     }
 
+    /// Chooses a guard and a middle for a circuit that ends at `last`
+    /// (§14.1): an HSDir, intro point or rendezvous point.
+    fn choose_path_to(
+        &self,
+        consensus: &Consensus,
+        last: &RelayStatus,
+    ) -> Result<[RelayStatus; 3], ClientError> {
+        let mut rng = rand::rng();
+        let now = unix_now();
+        let params = self.config.guards;
+        self.update_guards(|g| g.update(consensus, now, &params, &mut rng));
+        let guards = self.inner().guards.clone();
+        self.advance(progress::GUARDS, "guards sampled");
+        let guard = guards
+            .choose(consensus, now, &params, |g| {
+                g.identity != last.identity && fits_path(g, &[last])
+            })
+            .ok_or_else(|| ClientError::Build("no usable guard fits this path".into()))?;
+        let middle = pick(
+            consensus
+                .relays()
+                .iter()
+                .filter(|s| suitable(s, Position::Middle)),
+            &[guard, last],
+            &[guard.identity, last.identity],
+            &mut rng,
+        )
+        .ok_or_else(|| ClientError::Build("no middle relay fits this path".into()))?;
+        Ok([guard.clone(), middle.clone(), last.clone()])
+    }
+
+    /// A relay offering `role`, not in `exclude`, weighted by bandwidth.
+    pub(crate) fn pick_role(
+        &self,
+        role: Roles,
+        exclude: &[RelayIdentity],
+    ) -> Result<RelayStatus, ClientError> {
+        let consensus = self.current()?;
+        let candidates: Vec<&RelayStatus> = consensus
+            .relays()
+            .iter()
+            .filter(|s| {
+                s.flags.contains(Flags::RUNNING)
+                    && s.info.roles.contains(role)
+                    && !exclude.contains(&s.identity)
+            })
+            .collect();
+        weighted_pick(&candidates, &mut rand::rng())
+            .cloned()
+            .ok_or_else(|| ClientError::Build(format!("no relay of the consensus offers {role}")))
+    }
+
+    /// The consensus held, for onion-service work (§15).
+    pub(crate) fn consensus(&self) -> Result<Arc<Consensus>, ClientError> {
+        self.current()
+    }
+
+    /// Builds a three-hop circuit whose last hop is `last` (§15.6, §16),
+    /// trying up to three guard/middle pairs. With `ports` the circuit
+    /// accepts streams for a service.
+    pub(crate) async fn build_to(
+        &self,
+        last: &RelayStatus,
+        ports: Option<Arc<PortMap>>,
+    ) -> Result<Circuit, ClientError> {
+        let mut last_error = ClientError::Build("no attempt made".into());
+        for _ in 0..ATTEMPTS {
+            let consensus = self.current()?;
+            let path = self.choose_path_to(&consensus, last)?;
+            let hops: Vec<_> = path.iter().map(hop_target).collect();
+            let timeout = Duration::from_millis(self.inner().timeouts.timeout_ms());
+            let started = Instant::now();
+            match circuit::build(&self.host, &hops, timeout, ports.clone()).await {
+                Ok(circuit) => {
+                    let ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+                    self.inner().timeouts.record(ms);
+                    self.metrics.circuits_built.inc();
+                    self.update_guards(|g| g.succeeded(&path[0].identity, unix_now()));
+                    self.advance(progress::READY, "a circuit is built; ready");
+                    return Ok(circuit);
+                }
+                Err(failure) => {
+                    self.metrics.circuit_build_failures.inc();
+                    tracing::debug!(error = %failure.error, at_guard = failure.at_guard, "circuit build failed");
+                    if failure.at_guard {
+                        self.update_guards(|g| g.failed(&path[0].identity, unix_now()));
+                    }
+                    last_error = failure.error;
+                }
+            }
+        }
+        Err(last_error)
+    }
+
     /// Builds a circuit for `port`, trying up to three paths.
     async fn build_for(
         &self,
@@ -226,7 +340,7 @@ impl Manager {
             let hops: Vec<_> = path.iter().map(hop_target).collect();
             let timeout = Duration::from_millis(self.inner().timeouts.timeout_ms());
             let started = Instant::now();
-            match circuit::build(&self.host, &hops, timeout).await {
+            match circuit::build(&self.host, &hops, timeout, None).await {
                 Ok(circuit) => {
                     let ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
                     self.inner().timeouts.record(ms);
@@ -257,10 +371,7 @@ impl Manager {
         port: u16,
     ) -> Result<(Circuit, StreamId), ClientError> {
         let result = self.try_connect(key, host, port).await;
-        match &result {
-            Ok(_) => self.metrics.streams_opened.inc(),
-            Err(_) => self.metrics.streams_failed.inc(),
-        };
+        self.count_stream(result.is_ok());
         result
     }
 
@@ -342,6 +453,25 @@ impl Manager {
             };
             if ready {
                 self.advance(progress::CONSENSUS, "a valid consensus is held");
+            }
+            let no_exit = ready
+                && self
+                    .current()
+                    .is_ok_and(|c| exit_candidates(&c, PREEMPTIVE_PORT).is_empty());
+            if no_exit {
+                // A network without exits (onion services only): one
+                // circuit proves the network usable; none is kept.
+                if self.progress() < progress::READY {
+                    let built = match self.pick_role(Roles::MIDDLE, &[]) {
+                        Ok(last) => self.build_to(&last, None).await.map(drop),
+                        Err(e) => Err(e),
+                    };
+                    if let Err(e) = built {
+                        tracing::debug!(error = %e, "no circuit yet");
+                    }
+                }
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
             }
             if ready && clean < self.config.preemptive {
                 match self.build_for(PREEMPTIVE_PORT, &[]).await {

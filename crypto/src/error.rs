@@ -196,6 +196,24 @@ pub enum CryptoError {
         unix_secs: u64,
     },
 
+    /// No client-puzzle solution was found within the attempts allowed
+    /// (§16.4).
+    #[error(
+        "no proof-of-work solution found in {attempts} nonces: allow more \
+         attempts, or ask for a lower effort"
+    )]
+    PowUnsolved {
+        /// How many nonces were tried.
+        attempts: u64,
+    },
+
+    /// A client-puzzle solution does not verify (§16.4).
+    #[error("the proof-of-work solution is refused: {reason}")]
+    PowInvalid {
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+
     /// A condition the code rules out happened anyway.
     #[error("internal error in {what}: this is a bug in warren-crypto")]
     Internal {

@@ -1,6 +1,7 @@
 //! Warren's cryptography: keys and key files, `.warren` addresses, the
-//! circuit handshake, relay-layer crypto and onion service key blinding
-//! (docs/spec.md §2–§6).
+//! circuit handshake, relay-layer crypto, onion service key blinding
+//! (docs/spec.md §2–§6) and, with the feature `pow`, the onion-service
+//! client puzzle (§16.4).
 //!
 //! This crate is pure: it does no I/O, reads no clock and no operating-system
 //! randomness. Randomness comes in as `&mut R where R: CryptoRng`, and time
@@ -11,6 +12,7 @@ pub mod blind;
 pub mod error;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod hs_ntor;
 pub mod hs_seal;
 mod kdf;
 pub mod keyfile;
@@ -18,6 +20,8 @@ pub mod keys;
 pub mod layer;
 pub mod ntor;
 pub mod onion_addr;
+#[cfg(feature = "pow")]
+pub mod pow;
 
 pub use blind::{BlindedKeypair, BlindedPublicKey, TimePeriod};
 pub use error::CryptoError;
@@ -35,3 +39,5 @@ pub use ntor::{
     client_finish, client_start, server_respond,
 };
 pub use onion_addr::HsAddress;
+#[cfg(feature = "pow")]
+pub use pow::{POW_LABEL, PowSolution};

@@ -64,6 +64,17 @@ impl EphemeralSecret {
         Self(StaticSecret::from(bytes))
     }
 
+    /// The public half `X25519(x, 9)`.
+    pub fn public_bytes(&self) -> [u8; KEY_LEN] {
+        self.public()
+    }
+
+    /// The `x25519-dalek` secret, for the onion-service handshake.
+    pub(crate) fn into_static(self) -> StaticSecret {
+        let Self(secret) = self;
+        secret
+    }
+
     /// The public half (one fixed-base scalar multiplication).
     fn public(&self) -> [u8; KEY_LEN] {
         PublicKey::from(&self.0).to_bytes()

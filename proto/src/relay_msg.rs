@@ -19,6 +19,7 @@ mod extension;
 mod flow;
 mod intro;
 mod introduce;
+mod introduce_payload;
 mod rendezvous;
 mod stream;
 
@@ -32,6 +33,7 @@ pub use intro::{
     AUTH_KEY_LEN, AUTH_KEY_TYPE_ED25519, EstablishIntro, HANDSHAKE_AUTH_LABEL, IntroEstablished,
 };
 pub use introduce::{Introduce1, Introduce2, IntroduceAck, IntroduceAckStatus};
+pub use introduce_payload::{INTRODUCE_PAYLOAD_LEN, IntroducePayload};
 pub use rendezvous::{
     EstablishRendezvous, REND_COOKIE_LEN, Rendezvous1, Rendezvous2, RendezvousEstablished,
 };

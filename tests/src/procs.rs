@@ -379,3 +379,50 @@ pub fn wait_until<T>(what: &str, within: Duration, mut check: impl FnMut() -> Op
         std::thread::sleep(Duration::from_millis(250));
     }
 }
+
+/// A service host process and the address of its one service.
+pub struct TestService {
+    /// The process.
+    pub node: Node,
+    /// The `.warren` address of its service.
+    pub address: String,
+    /// Its service.toml.
+    pub config: PathBuf,
+}
+
+/// Starts `warren service` in `root/name` with one service, `api`, whose
+/// port 80 maps to `127.0.0.1:backend`; `extra` is added to the service's
+/// `[[services]]` block. The same `root/name` keeps the same address.
+pub fn start_service(
+    root: &Path,
+    name: &str,
+    entries: &str,
+    backend: u16,
+    extra: &str,
+) -> TestService {
+    let dir = root.join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = format!(
+        "data_dir = {dir:?}\n\n[[services]]\nname = \"api\"\nports = [\"80 127.0.0.1:{backend}\"]\n{extra}\n\n{entries}"
+    );
+    let path = dir.join("service.toml");
+    std::fs::write(&path, config).unwrap();
+    let mut node = Node::spawn(
+        "service",
+        &dir,
+        &["service", "--config", path.to_str().unwrap()],
+    );
+    node.wait_for_output("service api: ", Duration::from_secs(30));
+    let address = node
+        .out_text()
+        .lines()
+        .find_map(|l| l.strip_prefix("service api: "))
+        .and_then(|l| l.split_whitespace().next())
+        .expect("the service printed its address")
+        .to_owned();
+    TestService {
+        node,
+        address,
+        config: path,
+    }
+}

@@ -1,6 +1,8 @@
-//! Checks every `warren-crypto` test vector in docs/spec.md §2–§6 against the
-//! code, so that the specification and the implementation cannot drift.
+//! Checks every `warren-crypto` test vector in docs/spec.md §2–§6 and §16.4
+//! against the code, so that the specification and the implementation cannot drift.
 
+use sha2::{Digest, Sha256};
+use warren_crypto::pow::{self, POW_LABEL, PowSolution};
 use warren_crypto::{
     ClientAuthKeypair, CryptoError, EphemeralSecret, HopKeys, HsAddress, KeyFile, LayerKey,
     OnionKeypair, RELAY_BODY_LEN, Recognized, RelayBody, RelayIdentityKeypair, ServiceIdentity,
@@ -189,6 +191,35 @@ fn blind_1() {
     assert!(next.verify(message, &signature).is_err());
 }
 
+#[test]
+fn pow_1() {
+    let v = spec_vector("pow-1");
+    let seed = field(&v, "seed");
+    let blinded_key = field(&v, "blinded_key");
+    let effort = u32::from_be_bytes(field(&v, "effort"));
+    let listed = PowSolution {
+        nonce: field(&v, "nonce"),
+        effort,
+        seed_head: field(&v, "seed_head"),
+        solution: field(&v, "solution"),
+    };
+    let challenge = pow::challenge(&seed, &blinded_key, &listed.nonce, effort);
+    assert_eq!(challenge[..], *bytes(&v, "challenge"), "challenge");
+    assert_eq!(&challenge[..16], POW_LABEL);
+
+    let digest = Sha256::new()
+        .chain_update(challenge)
+        .chain_update(listed.solution)
+        .finalize();
+    assert_eq!(digest[..4], *bytes(&v, "r"), "r");
+    let r = u32::from_be_bytes(field(&v, "r"));
+    assert!(u64::from(r) * u64::from(effort) <= u64::from(u32::MAX));
+
+    pow::verify(&seed, &blinded_key, &listed).unwrap();
+    let solved = pow::solve(&seed, &blinded_key, effort, field(&v, "start_nonce"), 16).unwrap();
+    assert_eq!(solved, listed);
+}
+
 /// Every crypto vector in the specification is checked by a test here.
 #[test]
 fn no_crypto_vector_is_unchecked() {
@@ -202,8 +233,16 @@ fn no_crypto_vector_is_unchecked() {
         "layer-seal-1",
         "layer-xor-1",
         "blind-1",
+        "pow-1",
     ];
-    let crypto_prefixes = ["key-file-", "hs-address-", "ntor-", "layer-", "blind-"];
+    let crypto_prefixes = [
+        "key-file-",
+        "hs-address-",
+        "ntor-",
+        "layer-",
+        "blind-",
+        "pow-",
+    ];
     for name in spec_vector_names() {
         if crypto_prefixes.iter().any(|p| name.starts_with(p)) {
             assert!(

@@ -7,8 +7,12 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use anyhow::Context;
 use warren_client::{Client, ClientConfig};
+use warren_crypto::{ClientAuthKeypair, HsAddress};
+use warren_net::keystore::read_key_file;
 
 use crate::config::{ClientFile, authority_entries};
 
@@ -56,6 +60,21 @@ fn settings(args: &Args) -> anyhow::Result<ClientConfig> {
         config.preemptive = n;
     }
     config.metrics_listen = file.metrics_listen;
+    let base = args
+        .config
+        .as_deref()
+        .and_then(std::path::Path::parent)
+        .unwrap_or(std::path::Path::new("."));
+    for line in &file.onion_keys {
+        let address: HsAddress = line
+            .address
+            .parse()
+            .with_context(|| format!("[[onion_keys]] address {:?}", line.address))?;
+        let path = base.join(&line.key_file);
+        let key: ClientAuthKeypair = read_key_file(&path)
+            .with_context(|| format!("[[onion_keys]] key file {}", path.display()))?;
+        config.onion_keys.push((address, Arc::new(key)));
+    }
     if let Some(secs) = file.max_dirtiness_secs {
         config.max_dirtiness = Duration::from_secs(secs);
     }

@@ -41,7 +41,23 @@ fn extension() -> impl Strategy<Value = Extension> {
                 suggested_effort,
             }
         }),
-        (3u8.., bytes(30)).prop_map(|(kind, data)| Extension::Unrecognized { kind, data }),
+        (any::<[u8; 32]>(), any::<[u8; 32]>())
+            .prop_map(|(client_key, proof)| Extension::ClientProof { client_key, proof }),
+        (
+            any::<[u8; 16]>(),
+            any::<u32>(),
+            any::<[u8; 4]>(),
+            any::<[u8; 16]>()
+        )
+            .prop_map(
+                |(nonce, effort, seed_head, solution)| Extension::PowSolution {
+                    nonce,
+                    effort,
+                    seed_head,
+                    solution,
+                }
+            ),
+        (5u8.., bytes(30)).prop_map(|(kind, data)| Extension::Unrecognized { kind, data }),
     ]
 }
 

@@ -16,6 +16,10 @@ open_enum! {
     DOS_PARAMS = 1 => "introduction rate limits",
     /// Proof-of-work parameters, 36 bytes.
     POW_PARAMS = 2 => "proof-of-work parameters",
+    /// A client's proof of its restricted-discovery key, 64 bytes.
+    CLIENT_PROOF = 3 => "client key proof",
+    /// A solution of the client puzzle, 40 bytes.
+    POW_SOLUTION = 4 => "proof-of-work solution",
 }
 
 /// One extension: `type u8 | len u8 | data` (docs/spec.md §11.1).
@@ -36,6 +40,26 @@ pub enum Extension {
         /// The effort the service suggests.
         suggested_effort: u32,
     },
+    /// Type 3, inside an introduction's encrypted part:
+    /// `client_key[32] | proof[32]` (§16.3).
+    ClientProof {
+        /// The client's X25519 restricted-discovery public key.
+        client_key: [u8; 32],
+        /// HMAC proof that it holds the secret half (§16.3).
+        proof: [u8; 32],
+    },
+    /// Type 4, inside an introduction's encrypted part:
+    /// `nonce[16] | effort u32 | seed_head[4] | solution[16]` (§16.4).
+    PowSolution {
+        /// The nonce that gave the solution.
+        nonce: [u8; 16],
+        /// The effort claimed.
+        effort: u32,
+        /// The first four bytes of the seed solved for.
+        seed_head: [u8; 4],
+        /// The Equi-X solution.
+        solution: [u8; 16],
+    },
     /// A type this version does not know; it round-trips unchanged.
     Unrecognized {
         /// The type byte, which is not one of [`ExtensionType::ALL`].
@@ -51,6 +75,8 @@ impl Extension {
         match self {
             Self::DosParams { .. } => ExtensionType::DOS_PARAMS,
             Self::PowParams { .. } => ExtensionType::POW_PARAMS,
+            Self::ClientProof { .. } => ExtensionType::CLIENT_PROOF,
+            Self::PowSolution { .. } => ExtensionType::POW_SOLUTION,
             Self::Unrecognized { kind, .. } => ExtensionType(*kind),
         }
     }
@@ -71,6 +97,22 @@ impl Extension {
                 Self::PowParams {
                     seed: r.array()?,
                     suggested_effort: r.u32()?,
+                }
+            }
+            ExtensionType::CLIENT_PROOF => {
+                fixed_len("CLIENT_PROOF extension", data, 64)?;
+                Self::ClientProof {
+                    client_key: r.array()?,
+                    proof: r.array()?,
+                }
+            }
+            ExtensionType::POW_SOLUTION => {
+                fixed_len("POW_SOLUTION extension", data, 40)?;
+                Self::PowSolution {
+                    nonce: r.array()?,
+                    effort: r.u32()?,
+                    seed_head: r.array()?,
+                    solution: r.array()?,
                 }
             }
             ExtensionType(kind) => Self::Unrecognized {
@@ -99,6 +141,21 @@ impl Extension {
             } => {
                 w.bytes(seed);
                 w.u32(*suggested_effort);
+            }
+            Self::ClientProof { client_key, proof } => {
+                w.bytes(client_key);
+                w.bytes(proof);
+            }
+            Self::PowSolution {
+                nonce,
+                effort,
+                seed_head,
+                solution,
+            } => {
+                w.bytes(nonce);
+                w.u32(*effort);
+                w.bytes(seed_head);
+                w.bytes(solution);
             }
             Self::Unrecognized { kind, data } => {
                 if ExtensionType(*kind).is_recognized() {

@@ -27,6 +27,18 @@ macro_rules! introduce {
             pub encrypted: Vec<u8>,
         }
 
+        impl $name {
+            /// The fields before `encrypted`, which the onion-service
+            /// handshake authenticates (§16.3): an intro point cannot
+            /// change them unnoticed.
+            pub fn header(&self) -> Result<Vec<u8>, ProtoError> {
+                let mut w = Writer::new();
+                write_auth_key(&mut w, &self.auth_key);
+                write_extensions(&mut w, $object, &self.extensions)?;
+                Ok(w.into_vec())
+            }
+        }
+
         impl Readable for $name {
             fn take_from(r: &mut Reader<'_>) -> Result<Self, ProtoError> {
                 let auth_key = read_auth_key(r)?;

@@ -1,0 +1,70 @@
+//! Publishing a service's descriptor (docs/spec.md §15, §15.6): one per
+//! time period — the current one and the next, so that clients find it
+//! across the boundary — sealed, signed by that period's blinded key, and
+//! uploaded to every HSDir the ring names, each over a circuit of the
+//! service's own.
+
+use std::sync::Arc;
+
+use tokio::task::JoinSet;
+use warren_crypto::{ClientAuthPublicKey, ServiceIdentityKeypair, TimePeriod};
+use warren_directory::hs_descriptor::{HsDescriptorContent, HsDescriptorTimes, SignedHsDescriptor};
+use warren_directory::{DirRequest, DirResponse, HsDirRing};
+
+use crate::ClientError;
+use crate::manager::Manager;
+use crate::onion::HS_PERIOD_MINUTES;
+
+/// What one publication did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Published {
+    /// Uploads the HSDirs accepted.
+    pub(crate) accepted: usize,
+    /// Uploads tried.
+    pub(crate) tried: usize,
+}
+
+/// Builds the descriptors of the current and the next period and uploads
+/// them to their HSDirs.
+pub(crate) async fn publish(
+    manager: &Arc<Manager>,
+    identity: &ServiceIdentityKeypair,
+    content: &HsDescriptorContent,
+    times: HsDescriptorTimes,
+    clients: &[ClientAuthPublicKey],
+) -> Result<Published, ClientError> {
+    let consensus = manager.consensus()?;
+    let current = TimePeriod::containing(times.published, HS_PERIOD_MINUTES)
+        .map_err(|e| ClientError::Build(e.to_string()))?;
+    let mut uploads = JoinSet::new();
+    for period in [current, current.next()] {
+        let descriptor =
+            SignedHsDescriptor::build(identity, period, content, times, clients, &mut rand::rng())
+                .map_err(|e| ClientError::Build(format!("cannot build the descriptor: {e}")))?;
+        let blinded = identity.blind(period).public();
+        let bytes = Arc::new(descriptor.as_bytes().to_vec());
+        for hsdir in HsDirRing::new(&consensus, period).responsible(&blinded) {
+            let Some(status) = consensus.relay(&hsdir).cloned() else {
+                continue;
+            };
+            let manager = manager.clone();
+            let bytes = bytes.clone();
+            uploads.spawn(async move {
+                let circuit = manager.build_to(&status, None).await?;
+                let request = DirRequest::PublishHsDescriptor(bytes.to_vec());
+                crate::dir_stream::ask(&circuit, &request).await
+            });
+        }
+    }
+    let mut done = Published::default();
+    while let Some(result) = uploads.join_next().await {
+        done.tried += 1;
+        match result {
+            Ok(Ok(DirResponse::Accepted)) => done.accepted += 1,
+            Ok(Ok(other)) => tracing::debug!(answer = ?other, "an HSDir refused the descriptor"),
+            Ok(Err(e)) => tracing::debug!(error = %e, "a descriptor upload failed"),
+            Err(_) => tracing::debug!("a descriptor upload stopped"),
+        }
+    }
+    Ok(done)
+}
