@@ -50,6 +50,8 @@ pub(crate) struct RelayFile {
     pub(crate) bandwidth_burst: Option<u64>,
     /// Bytes all link queues may hold.
     pub(crate) max_queue_bytes: Option<usize>,
+    /// Test mode: record every circuit's previous and next peer here.
+    pub(crate) record_hops: Option<PathBuf>,
     /// The directory authorities.
     #[serde(default)]
     pub(crate) authorities: Vec<AuthorityLine>,

@@ -68,6 +68,8 @@ enum Command {
         first: Option<RelayMsg>,
         keys: HopKeys,
     },
+    /// End the circuit.
+    Shutdown,
     /// Authenticate `data` under `label` with the last hop's binding `KH`
     /// (ESTABLISH_INTRO's `handshake_auth`, §16.1).
     Bind {
@@ -161,6 +163,11 @@ impl Circuit {
             .await
             .ok()?;
         answer.await.ok().flatten()
+    }
+
+    /// Ends the circuit (DESTROY FINISHED), whatever it carries.
+    pub(crate) async fn shutdown(&self) {
+        let _ = self.commands.send(Command::Shutdown).await;
     }
 
     /// Waits until the circuit's task has ended.
@@ -449,6 +456,7 @@ impl CircuitTask {
                     tracing::debug!(error = %e, "cannot send a circuit message");
                 }
             }
+            Command::Shutdown => self.circuit.destroy(DestroyReason::FINISHED),
             Command::Bind { label, data, reply } => {
                 let mac = self
                     .circuit

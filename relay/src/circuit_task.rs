@@ -39,6 +39,7 @@ type Extending = Pin<Box<dyn Future<Output = Result<Link, NetError>> + Send>>;
 /// Runs one circuit hop from its first cell (which must be CREATE) to its
 /// teardown. Holds a circuit slot (`_permit`) until it ends.
 pub(crate) async fn run(shared: Arc<Shared>, link: Link, _permit: OwnedSemaphorePermit) {
+    let prev_peer = *link.peer();
     let (mut prev_rx, prev_tx) = link.split();
     let Some(cell) = first_cell(&shared, &mut prev_rx).await else {
         return;
@@ -85,7 +86,11 @@ pub(crate) async fn run(shared: Arc<Shared>, link: Link, _permit: OwnedSemaphore
             owner: shared.roles.owner(),
             registry: shared.roles.clone(),
         },
+        prev_peer,
     };
+    if let Some(record) = &shared.record {
+        record.created(hop.registered.owner, &prev_peer);
+    }
     hop.run(prev_rx, &mut role_rx).await;
 }
 
@@ -146,6 +151,8 @@ struct Hop {
     partner: Option<mpsc::Sender<RoleMsg>>,
     /// This circuit's intro and rendezvous registrations.
     registered: Registered,
+    /// The link peer the circuit came from.
+    prev_peer: warren_crypto::RelayIdentity,
 }
 
 impl Drop for Hop {
@@ -280,6 +287,9 @@ impl Hop {
         let create = self.pending_create.take();
         match (link, create) {
             (Ok(link), Some(create)) => {
+                if let Some(record) = &self.shared.record {
+                    record.extended(self.registered.owner, &self.prev_peer, link.peer());
+                }
                 let (rx, tx) = link.split();
                 if send(&tx, create, OUTBOUND_CIRC_ID).is_ok() {
                     self.queues
@@ -344,6 +354,7 @@ impl Hop {
                         let joined = RoleMsg::Joined {
                             handshake: r1.handshake,
                             partner: self.role_tx.clone(),
+                            partner_prev: self.prev_peer,
                         };
                         if partner.try_send(joined).is_ok() {
                             self.shared.metrics.rendezvous_joined.inc();
@@ -412,7 +423,14 @@ impl Hop {
                     self.circuit.destroy(DestroyReason::INTERNAL);
                 }
             }
-            RoleMsg::Joined { handshake, partner } => {
+            RoleMsg::Joined {
+                handshake,
+                partner,
+                partner_prev,
+            } => {
+                if let Some(record) = &self.shared.record {
+                    record.joined(self.registered.owner, &self.prev_peer, &partner_prev);
+                }
                 let told = self
                     .circuit
                     .send_to_origin(RelayMsg::Rendezvous2(Rendezvous2 { handshake }));

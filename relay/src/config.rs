@@ -61,6 +61,10 @@ pub struct RelayConfig {
     pub bandwidth_burst: Option<u64>,
     /// The memory all link queues may hold, in bytes (§13.5).
     pub max_queue_bytes: usize,
+    /// Test mode only: record every circuit's previous and next peer, and
+    /// every stored descriptor, in this file, for anonymity tests
+    /// (§16.6). Never set on a relay that carries real traffic.
+    pub hop_record: Option<PathBuf>,
 }
 
 impl RelayConfig {
@@ -97,6 +101,7 @@ impl RelayConfig {
             bandwidth_rate: None,
             bandwidth_burst: None,
             max_queue_bytes: DEFAULT_MAX_QUEUE_BYTES,
+            hop_record: None,
         };
         config.check()?;
         Ok(config)

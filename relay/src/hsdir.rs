@@ -29,9 +29,19 @@ struct Stored {
 #[derive(Default)]
 pub(crate) struct HsDirStore {
     inner: Mutex<(HashMap<[u8; 32], Stored>, usize)>,
+    record: Option<std::sync::Arc<crate::hop_record::HopRecord>>,
 }
 
 impl HsDirStore {
+    /// An empty store; with `record`, stored descriptors are recorded
+    /// (test mode, §16.6).
+    pub(crate) fn new(record: Option<std::sync::Arc<crate::hop_record::HopRecord>>) -> Self {
+        Self {
+            inner: Mutex::default(),
+            record,
+        }
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, (HashMap<[u8; 32], Stored>, usize)> {
         self.inner
             .lock()
@@ -73,6 +83,9 @@ impl HsDirStore {
             return DirResponse::refused("this HSDir holds as many bytes of descriptors as it can");
         }
         *total = *total - old_len + bytes.len();
+        if let Some(record) = &self.record {
+            record.descriptor(bytes);
+        }
         map.insert(
             key,
             Stored {

@@ -19,6 +19,7 @@ mod dir_cache;
 mod dir_http;
 mod error;
 mod exit;
+mod hop_record;
 mod hsdir;
 mod keys;
 mod limits;

@@ -13,6 +13,7 @@ use warren_proto::cell::DestroyReason;
 use warren_proto::time::Timestamp;
 
 use crate::dir_cache::{self, CacheView};
+use crate::hop_record::HopRecord;
 use crate::hsdir::HsDirStore;
 use crate::keys::RelayKeys;
 use crate::limits::{self, QueueWatch, TokenBucket};
@@ -55,6 +56,8 @@ pub(crate) struct Shared {
     pub(crate) hsdir: Option<Arc<HsDirStore>>,
     /// Intro points and rendezvous cookies (§16).
     pub(crate) roles: Arc<crate::onion_roles::Registry>,
+    /// The hop record, in test mode only (§16.6).
+    pub(crate) record: Option<Arc<HopRecord>>,
 }
 
 impl Shared {
@@ -143,10 +146,25 @@ impl Relay {
             TokenBucket::new(rate, burst.max(warren_proto::cell::CELL_LEN as u64))
         });
         let queues = Arc::new(QueueWatch::new(config.max_queue_bytes));
+        let record = match &config.hop_record {
+            Some(path) => {
+                tracing::warn!(
+                    "test mode: recording the previous and next hop of every circuit; \
+                     never run a relay for real traffic like this"
+                );
+                Some(Arc::new(HopRecord::create(path).map_err(|source| {
+                    RelayError::State {
+                        path: path.clone(),
+                        source,
+                    }
+                })?))
+            }
+            None => None,
+        };
         let hsdir = config
             .roles
             .contains(warren_directory::Roles::HSDIR)
-            .then(|| Arc::new(HsDirStore::default()));
+            .then(|| Arc::new(HsDirStore::new(record.clone())));
         let shared = Arc::new(Shared {
             host,
             keys,
@@ -160,6 +178,7 @@ impl Relay {
             queues: queues.clone(),
             hsdir,
             roles: Arc::default(),
+            record,
         });
         let mut tasks = JoinSet::new();
         tasks.spawn(limits::watch_queues(queues, metrics));

@@ -31,6 +31,9 @@ pub(crate) enum RoleMsg {
     Joined {
         handshake: Vec<u8>,
         partner: mpsc::Sender<Self>,
+        /// The peer the joining circuit came from (for the test-mode hop
+        /// record only).
+        partner_prev: warren_crypto::RelayIdentity,
     },
     /// A cell from the joined circuit.
     Cell(Box<Cell>),

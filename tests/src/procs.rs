@@ -61,8 +61,15 @@ pub struct Node {
 }
 
 impl Node {
-    /// Starts `warren ARGS` with its stderr in `dir/log.txt`.
+    /// Starts `warren ARGS` with its stderr in `dir/log.txt`, logging at
+    /// info.
     pub fn spawn(role: &'static str, dir: &Path, args: &[&str]) -> Self {
+        Self::spawn_logging(role, dir, args, "info")
+    }
+
+    /// Starts `warren ARGS` logging with `filter` (tracing's env-filter
+    /// syntax).
+    pub fn spawn_logging(role: &'static str, dir: &Path, args: &[&str], filter: &str) -> Self {
         std::fs::create_dir_all(dir).unwrap();
         let log = dir.join("log.txt");
         let out = dir.join("out.txt");
@@ -70,7 +77,7 @@ impl Node {
         let stdout = std::fs::File::create(&out).unwrap();
         let child = Command::new(warren_bin())
             .args(args)
-            .env("WARREN_LOG", "info")
+            .env("WARREN_LOG", filter)
             .stdin(Stdio::null())
             .stdout(stdout)
             .stderr(stderr)
@@ -400,17 +407,31 @@ pub fn start_service(
     backend: u16,
     extra: &str,
 ) -> TestService {
+    start_service_with(root, name, entries, backend, "", extra)
+}
+
+/// [`start_service`] with `top` added to the top of service.toml (e.g.
+/// `metrics_listen`). The service logs its intro points (debug).
+pub fn start_service_with(
+    root: &Path,
+    name: &str,
+    entries: &str,
+    backend: u16,
+    top: &str,
+    extra: &str,
+) -> TestService {
     let dir = root.join(name);
     std::fs::create_dir_all(&dir).unwrap();
     let config = format!(
-        "data_dir = {dir:?}\n\n[[services]]\nname = \"api\"\nports = [\"80 127.0.0.1:{backend}\"]\n{extra}\n\n{entries}"
+        "data_dir = {dir:?}\n{top}\n\n[[services]]\nname = \"api\"\nports = [\"80 127.0.0.1:{backend}\"]\n{extra}\n\n{entries}"
     );
     let path = dir.join("service.toml");
     std::fs::write(&path, config).unwrap();
-    let mut node = Node::spawn(
+    let mut node = Node::spawn_logging(
         "service",
         &dir,
         &["service", "--config", path.to_str().unwrap()],
+        "info,warren_client::service=debug",
     );
     node.wait_for_output("service api: ", Duration::from_secs(30));
     let address = node

@@ -102,6 +102,7 @@ fn settings(args: &Args) -> anyhow::Result<RelayConfig> {
     config.metrics_listen = file.metrics_listen;
     config.bandwidth_rate = file.bandwidth_rate;
     config.bandwidth_burst = file.bandwidth_burst;
+    config.hop_record = file.record_hops;
     if let Some(cap) = file.max_queue_bytes {
         config.max_queue_bytes = cap;
     }

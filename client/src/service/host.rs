@@ -16,7 +16,8 @@ use prometheus_client::registry::Registry;
 use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinSet;
 use warren_crypto::{
-    EphemeralSecret, HsAddress, RelayIdentity, ServiceIdentityKeypair, TimePeriod,
+    ClientAuthPublicKey, EphemeralSecret, HsAddress, RelayIdentity, ServiceIdentityKeypair,
+    TimePeriod,
 };
 use warren_directory::hs_descriptor::{HsDescriptorContent, HsDescriptorTimes, PowParams};
 use warren_directory::{GuardParams, Roles, TimeoutParams};
@@ -216,6 +217,11 @@ enum Event {
     IntroClosed { auth_key: [u8; 32] },
     /// A publication ended.
     Published(Result<Published, ClientError>),
+    /// A rendezvous was joined for a client that proved `client`.
+    Joined {
+        client: ClientAuthPublicKey,
+        circuit: crate::circuit::Circuit,
+    },
 }
 
 /// One onion service's state, owned by its task.
@@ -237,6 +243,9 @@ struct OnionService {
     last_published: Option<Instant>,
     published_period: Option<TimePeriod>,
     rendezvous: Arc<Semaphore>,
+    /// Joined circuits of clients that proved a key: closed when the key
+    /// is revoked.
+    joined: Vec<(ClientAuthPublicKey, crate::circuit::Circuit)>,
     metrics: ServiceMetrics,
 }
 
@@ -272,6 +281,7 @@ impl OnionService {
             last_published: None,
             published_period: None,
             rendezvous: Arc::new(Semaphore::new(CONCURRENT_RENDEZVOUS)),
+            joined: Vec::new(),
             metrics,
         }
     }
@@ -296,6 +306,7 @@ impl OnionService {
                         Ok(true) => {
                             tracing::info!(service = %name, clients = self.clients.keys().len(), "the client list changed; republishing");
                             self.dirty = true;
+                            self.close_revoked().await;
                         }
                         Ok(false) => {}
                         Err(e) => tracing::warn!(service = %name, error = %e, "the clients file is unusable; keeping the previous list"),
@@ -311,10 +322,16 @@ impl OnionService {
                         let manager = self.manager.clone();
                         let ports = self.ports.clone();
                         let metrics = self.metrics.clone();
+                        let events = events_tx.clone();
                         tokio::spawn(async move {
+                            let client = accepted.client;
                             match answer(&manager, accepted, ports, permit).await {
                                 Ok(circuit) => {
                                     metrics.rendezvous_joined.inc();
+                                    if let Some(client) = client {
+                                        let joined = Event::Joined { client, circuit: circuit.clone() };
+                                        let _ = events.send(joined).await;
+                                    }
                                     // Held until the client ends it.
                                     circuit.closed().await;
                                 }
@@ -380,6 +397,7 @@ impl OnionService {
     fn event(&mut self, event: Event, events: &mpsc::Sender<Event>) {
         match event {
             Event::Established(point) => {
+                tracing::debug!(service = %self.config.name, relay = %point.relay.identity, "intro point established");
                 self.establishing.retain(|id| *id != point.relay.identity);
                 self.intro_points.insert(point.auth_key(), *point);
                 self.metrics
@@ -402,6 +420,10 @@ impl OnionService {
                 }
             }
             Event::Introduce { auth_key, msg } => self.introduction(auth_key, &msg),
+            Event::Joined { client, circuit } => {
+                self.joined.retain(|(_, c)| c.is_open());
+                self.joined.push((client, circuit));
+            }
             Event::Published(result) => {
                 self.publishing = false;
                 match result {
@@ -424,6 +446,19 @@ impl OnionService {
                     }
                 }
             }
+        }
+    }
+
+    /// Closes the joined circuits of clients no longer listed.
+    async fn close_revoked(&mut self) {
+        let keys = self.clients.keys().to_vec();
+        let (revoked, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut self.joined)
+            .into_iter()
+            .filter(|(_, c)| c.is_open())
+            .partition(|(k, _)| keys.binary_search(k).is_err());
+        self.joined = kept;
+        for (_, circuit) in revoked {
+            circuit.shutdown().await;
         }
     }
 
@@ -505,7 +540,12 @@ impl OnionService {
         if let Some(p) = self.puzzle.as_mut() {
             p.blinded_key = *self.identity.blind(period).public().as_bytes();
         }
-        self.revision = self.revision.max(now).saturating_add(1).max(now);
+        // Milliseconds: a service restarted within a second still
+        // publishes a higher revision.
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+        self.revision = self.revision.saturating_add(1).max(now_ms);
         let content = HsDescriptorContent {
             intro_points: self.intro_points.values().map(IntroPoint::info).collect(),
             pow: self

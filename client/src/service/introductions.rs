@@ -65,6 +65,8 @@ pub(crate) struct Accepted {
     pub(crate) payload: IntroducePayload,
     /// The effort its solution proves (0 without one).
     pub(crate) effort: u32,
+    /// The client key it proved, if any.
+    pub(crate) client: Option<ClientAuthPublicKey>,
 }
 
 /// Remembers client ephemeral keys, the oldest forgotten first.
@@ -182,12 +184,12 @@ impl Clients {
         client_key: &[u8; 32],
         proof: Option<(&[u8; 32], &[u8; 32])>,
         now: Instant,
-    ) -> Result<(), Refusal> {
+    ) -> Result<Option<ClientAuthPublicKey>, Refusal> {
         let Some((key, mac)) = proof else {
             return if self.restricted() {
                 Err(Refusal::Unauthorised)
             } else {
-                Ok(())
+                Ok(None)
             };
         };
         let key = ClientAuthPublicKey::from_bytes(*key);
@@ -210,7 +212,7 @@ impl Clients {
             return Err(Refusal::ClientRate);
         }
         bucket.tokens -= 1.0;
-        Ok(())
+        Ok(Some(key))
     }
 }
 
@@ -330,7 +332,7 @@ impl Checker<'_> {
             Extension::ClientProof { client_key, proof } => Some((client_key, proof)),
             _ => None,
         });
-        self.clients.admit(enc, &opened.client_key, proof, now)?;
+        let client = self.clients.admit(enc, &opened.client_key, proof, now)?;
         let effort = match self.puzzle {
             Some(p) => p.effort(
                 payload
@@ -346,6 +348,7 @@ impl Checker<'_> {
             client_key: opened.client_key,
             payload,
             effort,
+            client,
         })
     }
 }
@@ -571,6 +574,7 @@ mod test {
             client_key: [0; 32],
             payload: payload(Vec::new()),
             effort,
+            client: None,
         };
         let now = Instant::now();
         let mut q = IntroQueue::default();
