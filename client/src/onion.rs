@@ -24,8 +24,7 @@ use crate::circuit::{Circuit, hop_target};
 use crate::manager::Manager;
 use crate::pool::IsolationKey;
 
-/// The length of a time period in minutes (§6.1).
-pub const HS_PERIOD_MINUTES: u32 = 1440;
+pub use warren_directory::hsdir_ring::HS_PERIOD_MINUTES;
 /// HSDirs asked for one descriptor before giving up.
 const HSDIR_ATTEMPTS: usize = 3;
 /// Intro points tried for one connection.

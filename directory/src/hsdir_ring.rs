@@ -20,6 +20,8 @@ use crate::status::Flags;
 
 /// How many replicas each descriptor is stored under (Tor: 2).
 pub const HSDIR_N_REPLICAS: u64 = 2;
+/// The length of a time period in minutes on a Warren network (§6.1).
+pub const HS_PERIOD_MINUTES: u32 = 1440;
 /// How many relays store each replica (Tor: 3).
 pub const HSDIR_SPREAD_STORE: usize = 3;
 

@@ -5,7 +5,6 @@
 //! The flags a vote assigns come from the authority's own observations
 //! through the pure rules of [`flags`] (§12.5).
 
-use rand_core::CryptoRng;
 use serde::{Deserialize, Serialize};
 use warren_crypto::Signature;
 
@@ -46,11 +45,22 @@ pub struct VoteBody {
     pub relays: Vec<RelayStatus>,
 }
 
-/// A fresh shared-random contribution for a vote (§12.9).
-pub fn shared_random_contribution<R: CryptoRng + ?Sized>(rng: &mut R) -> [u8; 32] {
-    let mut out = [0u8; 32];
-    rng.fill_bytes(&mut out);
-    out
+/// An authority's shared-random contribution for the votes of `period`
+/// (§12.9): `SHA3-256("warren-srv-contribution" | secret | INT_8(period))`,
+/// where `secret` is 32 random bytes the authority draws once. It is the
+/// same for every vote of the period, so that the value — and with it the
+/// HSDir ring — changes only when the period or the set of voters does.
+pub fn shared_random_contribution(
+    secret: &[u8; 32],
+    period: warren_crypto::TimePeriod,
+) -> [u8; 32] {
+    use sha3::Digest;
+    sha3::Sha3_256::new()
+        .chain_update(b"warren-srv-contribution")
+        .chain_update(secret)
+        .chain_update(period.number.to_be_bytes())
+        .finalize()
+        .into()
 }
 
 /// The wire form of a vote body (§12.6), in field order.

@@ -62,6 +62,9 @@ pub(crate) struct Shared {
     pub(crate) config: AuthorityConfig,
     pub(crate) set: warren_directory::AuthoritySet,
     pub(crate) state: Mutex<State>,
+    /// The secret this authority's shared-random contributions come from
+    /// (§12.9), drawn at start.
+    pub(crate) srv_secret: zeroize::Zeroizing<[u8; 32]>,
 }
 
 /// The hosts of every authority but `me`.
@@ -135,6 +138,7 @@ impl Authority {
             config,
             set,
             state: Mutex::new(State::new(keeper)),
+            srv_secret: zeroize::Zeroizing::new(rand::random()),
         });
         let mut tasks = JoinSet::new();
         tasks.spawn(schedule::run(shared.clone()));

@@ -242,6 +242,8 @@ struct OnionService {
     publishing: bool,
     last_published: Option<Instant>,
     published_period: Option<TimePeriod>,
+    /// The HSDirs the last publication went to.
+    published_to: Vec<RelayIdentity>,
     rendezvous: Arc<Semaphore>,
     /// Joined circuits of clients that proved a key: closed when the key
     /// is revoked.
@@ -280,6 +282,7 @@ impl OnionService {
             publishing: false,
             last_published: None,
             published_period: None,
+            published_to: Vec::new(),
             rendezvous: Arc::new(Semaphore::new(CONCURRENT_RENDEZVOUS)),
             joined: Vec::new(),
             metrics,
@@ -311,6 +314,7 @@ impl OnionService {
                         Ok(false) => {}
                         Err(e) => tracing::warn!(service = %name, error = %e, "the clients file is unusable; keeping the previous list"),
                     }
+                    self.check_hsdirs();
                     if Instant::now() >= effort_at {
                         effort_at = Instant::now() + EFFORT_PERIOD;
                         self.update_effort();
@@ -449,6 +453,22 @@ impl OnionService {
         }
     }
 
+    /// Marks the descriptor for publication when the HSDirs responsible
+    /// for it are not those it went to (a new shared random value, HSDirs
+    /// gone or new).
+    fn check_hsdirs(&mut self) {
+        let (Some(period), Ok(consensus)) = (self.published_period, self.manager.consensus())
+        else {
+            return;
+        };
+        if !self.publishing
+            && publish::responsible(&consensus, &self.identity, period) != self.published_to
+        {
+            tracing::debug!(service = %self.config.name, "the HSDirs changed; republishing");
+            self.dirty = true;
+        }
+    }
+
     /// Closes the joined circuits of clients no longer listed.
     async fn close_revoked(&mut self) {
         let keys = self.clients.keys().to_vec();
@@ -568,6 +588,9 @@ impl OnionService {
         self.publishing = true;
         self.last_published = Some(Instant::now());
         self.published_period = Some(period);
+        if let Ok(consensus) = self.manager.consensus() {
+            self.published_to = publish::responsible(&consensus, &self.identity, period);
+        }
         let manager = self.manager.clone();
         let identity = self.identity.clone();
         let events = events.clone();

@@ -7,9 +7,9 @@
 use std::sync::Arc;
 
 use tokio::task::JoinSet;
-use warren_crypto::{ClientAuthPublicKey, ServiceIdentityKeypair, TimePeriod};
+use warren_crypto::{ClientAuthPublicKey, RelayIdentity, ServiceIdentityKeypair, TimePeriod};
 use warren_directory::hs_descriptor::{HsDescriptorContent, HsDescriptorTimes, SignedHsDescriptor};
-use warren_directory::{DirRequest, DirResponse, HsDirRing};
+use warren_directory::{Consensus, DirRequest, DirResponse, HsDirRing};
 
 use crate::ClientError;
 use crate::manager::Manager;
@@ -22,6 +22,23 @@ pub(crate) struct Published {
     pub(crate) accepted: usize,
     /// Uploads tried.
     pub(crate) tried: usize,
+}
+
+/// The HSDirs responsible for `identity`'s descriptors of `current` and
+/// the next period in `consensus`, sorted: when they change (a new shared
+/// random value, HSDirs joining or leaving), the service republishes.
+pub(crate) fn responsible(
+    consensus: &Consensus,
+    identity: &ServiceIdentityKeypair,
+    current: TimePeriod,
+) -> Vec<RelayIdentity> {
+    let mut all: Vec<RelayIdentity> = [current, current.next()]
+        .into_iter()
+        .flat_map(|p| HsDirRing::new(consensus, p).responsible(&identity.blind(p).public()))
+        .collect();
+    all.sort_unstable();
+    all.dedup();
+    all
 }
 
 /// Builds the descriptors of the current and the next period and uploads

@@ -132,13 +132,12 @@ fn times() {
 }
 
 #[test]
-fn contributions_come_from_the_rng() {
-    use rand_chacha::ChaCha20Rng;
-    use rand_core::SeedableRng;
-    let mut rng = ChaCha20Rng::seed_from_u64(1);
-    let a = shared_random_contribution(&mut rng);
-    let b = shared_random_contribution(&mut rng);
-    assert_ne!(a, b);
+fn a_contribution_holds_for_a_period_and_differs_by_secret() {
+    let p = warren_crypto::TimePeriod::containing(1_767_225_600, 1440).unwrap();
+    let a = shared_random_contribution(&[1; 32], p);
+    assert_eq!(a, shared_random_contribution(&[1; 32], p));
+    assert_ne!(a, shared_random_contribution(&[1; 32], p.next()));
+    assert_ne!(a, shared_random_contribution(&[2; 32], p));
 }
 
 proptest! {

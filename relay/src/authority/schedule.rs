@@ -6,6 +6,8 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use futures::future::join_all;
+use warren_crypto::TimePeriod;
+use warren_directory::hsdir_ring::HS_PERIOD_MINUTES;
 use warren_directory::{
     Consensus, ConsensusBody, ConsensusSignature, DirRequest, DirResponse, Period, Vote, VoteBody,
     shared_random_contribution,
@@ -101,7 +103,10 @@ async fn vote(shared: &Shared, period: &Period) {
         valid_after: period.valid_after,
         fresh_until: period.fresh_until,
         valid_until: period.valid_until,
-        shared_random: shared_random_contribution(&mut rand::rng()),
+        shared_random: match TimePeriod::containing(period.valid_after, HS_PERIOD_MINUTES) {
+            Ok(p) => shared_random_contribution(&shared.srv_secret, p),
+            Err(_) => rand::random(),
+        },
         relays: statuses,
     };
     let listed = body.relays.len();
