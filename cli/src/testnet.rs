@@ -1,11 +1,13 @@
 //! `warren testnet`: a whole network on loopback, each node a separate
 //! `warren` process on its own 127.0.x.y, running the same code a
 //! deployment runs: three authorities, relays (one an exit for loopback
-//! targets), a client with its SOCKS5 and HTTP entries, and a demo backend.
+//! targets), a demo backend behind an onion service, and a client with its
+//! SOCKS5 and HTTP entries.
 //!
 //! The controller (this process) makes the keys and configs, starts the
-//! nodes, shows progress until the network is usable, writes
-//! `testnet.json`, and stops every node on Ctrl-C or `warren testnet stop`.
+//! nodes, shows progress until the first request through the onion service
+//! is answered, writes `testnet.json`, and stops every node on Ctrl-C or
+//! `warren testnet stop`.
 
 mod backend;
 
@@ -29,7 +31,7 @@ const READY_TIMEOUT: Duration = Duration::from_secs(120);
 /// One node in `testnet.json`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct NodeState {
-    /// `authority`, `relay`, `exit` or `client`.
+    /// `authority`, `relay`, `exit`, `service` or `client`.
     pub(crate) role: String,
     /// Its name, e.g. `relay3`.
     pub(crate) name: String,
@@ -42,8 +44,7 @@ pub(crate) struct NodeState {
 /// `testnet.json`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct State {
-    /// The onion-service address of the demo backend; `null` until
-    /// onion services land (the backend is reached through the exit).
+    /// The `.warren` address of the onion service in front of the backend.
     pub(crate) service_address: Option<String>,
     /// The client's SOCKS5 entry, host:port.
     pub(crate) socks: String,
@@ -106,8 +107,11 @@ fn spawn(exe: &Path, dir: &Path, args: &[&str]) -> anyhow::Result<Child> {
         .with_context(|| format!("starting {}", exe.display()))
 }
 
+/// The steps of coming up, for the progress lines.
+const STEPS: usize = 7;
+
 fn step(n: usize, what: &str) {
-    let _ = writeln!(std::io::stdout(), "[{n}/5] {what}");
+    let _ = writeln!(std::io::stdout(), "[{n}/{STEPS}] {what}");
 }
 
 impl Testnet {
@@ -237,7 +241,38 @@ impl Testnet {
         let set = authority_set(&entries)?;
         net.wait_for_consensus(&http_ports, &set, opts.relays, started)?;
 
-        step(5, "starting the client and building its first circuit");
+        step(5, "starting the onion service in front of the backend");
+        let sdir = dir.join("service");
+        std::fs::create_dir_all(&sdir)?;
+        let config = format!(
+            "data_dir = {sdir:?}\n\n[[services]]\nname = \"demo\"\nports = [\"80 {backend}\"]\n\n{entries}"
+        );
+        let path = sdir.join("service.toml");
+        std::fs::write(&path, config)?;
+        let child = spawn(
+            &exe,
+            &sdir,
+            &["service", "--config", path.to_str().unwrap_or_default()],
+        )?;
+        net.nodes.push(Node {
+            name: "service".into(),
+            role: "service",
+            address: String::new(),
+            child,
+        });
+        let out = sdir.join("out.txt");
+        net.wait_for_output(&out, "service demo: ", started)?;
+        let address = std::fs::read_to_string(&out)?
+            .lines()
+            .find_map(|l| l.strip_prefix("service demo: "))
+            .and_then(|l| l.split_whitespace().next())
+            .context("the service did not print its address")?
+            .to_owned();
+        if let Some(n) = net.nodes.last_mut() {
+            n.address.clone_from(&address);
+        }
+
+        step(6, "starting the client and building its first circuit");
         let socks = entry(warren_client::client::DEFAULT_SOCKS)?;
         let http = entry(warren_client::client::DEFAULT_HTTP)?;
         let cdir = dir.join("client");
@@ -259,6 +294,10 @@ impl Testnet {
             child,
         });
         net.wait_for_output(&cdir.join("out.txt"), "bootstrap 100%", started)?;
+
+        step(7, "waiting for the first answer through the onion service");
+        net.wait_for_onion(socks, &address, started)?;
+        net.state.service_address = Some(address);
 
         net.state.socks = socks.to_string();
         net.state.http = http.to_string();
@@ -333,6 +372,26 @@ impl Testnet {
         }
     }
 
+    /// Polls `GET /` on the service through the client's SOCKS entry until
+    /// an HTTP answer comes (the descriptor takes a moment to publish).
+    fn wait_for_onion(
+        &mut self,
+        socks: SocketAddr,
+        address: &str,
+        started: Instant,
+    ) -> anyhow::Result<()> {
+        loop {
+            self.check_nodes()?;
+            if socks_get(socks, address).is_ok_and(|head| head.starts_with(b"HTTP/1.")) {
+                return Ok(());
+            }
+            if started.elapsed() > READY_TIMEOUT {
+                bail!("the onion service did not answer in {READY_TIMEOUT:?}");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     fn wait_for_output(&mut self, file: &Path, text: &str, started: Instant) -> anyhow::Result<()> {
         loop {
             self.check_nodes()?;
@@ -372,6 +431,31 @@ impl Drop for Testnet {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// Sends `GET /` to `host:80` through the SOCKS5 entry `socks` (RFC 1928,
+/// a domain-name request) and returns the start of the answer.
+fn socks_get(socks: SocketAddr, host: &str) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut s = std::net::TcpStream::connect_timeout(&socks, Duration::from_secs(1))?;
+    s.set_read_timeout(Some(Duration::from_secs(10)))?;
+    s.write_all(&[5, 1, 0])?;
+    let mut reply = [0u8; 2];
+    s.read_exact(&mut reply)?;
+    let name = u8::try_from(host.len()).map_err(std::io::Error::other)?;
+    let mut req = vec![5, 1, 0, 3, name];
+    req.extend_from_slice(host.as_bytes());
+    req.extend_from_slice(&80u16.to_be_bytes());
+    s.write_all(&req)?;
+    let mut answer = [0u8; 10];
+    s.read_exact(&mut answer)?;
+    if answer.get(1) != Some(&0) {
+        return Err(std::io::Error::other("the SOCKS request failed"));
+    }
+    s.write_all(format!("GET / HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").as_bytes())?;
+    let mut head = vec![0u8; 16];
+    s.read_exact(&mut head)?;
+    Ok(head)
 }
 
 /// The authority set of the `[[authorities]]` entries in `entries`.

@@ -1,7 +1,9 @@
-//! `warren testnet` the way a user runs it (docs/spec.md §13, §14): the
-//! whole network comes up, real curl reaches the demo backend through SOCKS
-//! and the HTTP proxy, the network survives three relays and one authority
-//! killed, and Ctrl-C stops every node.
+//! `warren testnet` the way a user runs it (docs/spec.md §13–§16): the
+//! whole network comes up, real curl reaches the demo backend behind its
+//! onion service through SOCKS and the HTTP proxy, the network survives
+//! three relays killed during a download and one authority killed, the
+//! service restarted comes back on its address, and Ctrl-C stops every
+//! node.
 
 #![allow(
     clippy::expect_used,
@@ -75,36 +77,98 @@ fn the_testnet_comes_up_serves_curl_survives_failures_and_stops() {
             .unwrap()
     };
 
-    let hello = format!("http://{backend}/api/hello");
+    let address = state["service_address"].as_str().unwrap().to_owned();
+    assert!(address.ends_with(".warren"), "{address}");
+    assert!(
+        controller.out_text().contains(&address),
+        "the address is printed: {}",
+        controller.out_text()
+    );
+    assert_eq!(nodes.iter().filter(|n| n["role"] == "service").count(), 1);
     let expect = "{\"service\":\"warren-demo\",\"hello\":\"world\"}";
+    // Through the onion service, by SOCKS and by the HTTP proxy.
+    let hello = format!("http://{address}/api/hello");
     assert_eq!(body(&["--socks5-hostname", &socks, &hello]), expect);
     assert_eq!(body(&["-x", &http, &hello]), expect);
-    let time = body(&["-x", &http, &format!("http://{backend}/api/time")]);
+    let time = body(&["-x", &http, &format!("http://{address}/api/time")]);
     assert!(time.starts_with("{\"unix\":"), "{time}");
+    // And the backend itself through the exit.
+    let direct = format!("http://{backend}/api/hello");
+    assert_eq!(body(&["--socks5-hostname", &socks, &direct]), expect);
 
-    // Three relays (not the exit) and one authority die; new circuits
+    // Three relays die during a download, and one authority; new circuits
     // still work.
+    let large = format!("http://{address}/large/200000000");
+    let download = Command::new("curl")
+        .args(["--silent", "--max-time", "60", "-o", "/dev/null"])
+        .args(["--socks5-hostname", &socks, &large])
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    let consensuses = |log: &str| log.matches("accepted a new consensus").count();
+    let client_log = dir.join("client").join("log.txt");
+    let before = consensuses(&std::fs::read_to_string(&client_log).unwrap());
     for name in ["relay0", "relay1", "relay2", "authority3"] {
         Command::new("kill")
             .args(["-KILL", &pid(name).to_string()])
             .status()
             .unwrap();
     }
+    let fresh = |url: &str| {
+        let user = format!("after-{}", started.elapsed().as_millis());
+        let out = curl(&[
+            "--socks5-hostname",
+            &socks,
+            "--proxy-user",
+            &format!("{user}:x"),
+            url,
+        ]);
+        (out.status.success() && out.stdout == expect.as_bytes()).then_some(())
+    };
     wait_until(
-        "a stream after the failures",
+        "an onion stream after the failures",
         Duration::from_secs(60),
+        || fresh(&hello),
+    );
+    wait_until(
+        "an exit stream after the failures",
+        Duration::from_secs(60),
+        || fresh(&direct),
+    );
+    let mut download = download;
+    let _ = download.kill();
+    let _ = download.wait();
+    // Two authorities of three still make consensuses the client takes.
+    wait_until(
+        "a consensus without authority3",
+        Duration::from_secs(30),
         || {
-            let user = format!("after-{}", started.elapsed().as_millis());
-            let out = curl(&[
-                "--socks5-hostname",
-                &socks,
-                "--proxy-user",
-                &format!("{user}:x"),
-                &hello,
-            ]);
-            (out.status.success() && out.stdout == expect.as_bytes()).then_some(())
+            let log = std::fs::read_to_string(&client_log).unwrap();
+            (consensuses(&log) > before + 1).then_some(())
         },
     );
+
+    // The service restarted on the same data directory: same address,
+    // reachable again.
+    Command::new("kill")
+        .args(["-KILL", &pid("service").to_string()])
+        .status()
+        .unwrap();
+    let config = dir.join("service").join("service.toml");
+    let mut service = Node::spawn(
+        "service",
+        &root.path().join("service-again"),
+        &["service", "--config", config.to_str().unwrap()],
+    );
+    service.wait_for_output("service demo: ", Duration::from_secs(30));
+    assert!(
+        service.out_text().contains(&address),
+        "{}",
+        service.out_text()
+    );
+    wait_until("the restarted service", Duration::from_secs(60), || {
+        fresh(&hello)
+    });
 
     // Ctrl-C stops every node.
     Command::new("kill")

@@ -97,30 +97,29 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
 
 fn print_summary(state: &State, data_dir: &std::path::Path) {
     let count = |role: &str| state.nodes.iter().filter(|n| n.role == role).count();
+    let address = state.service_address.as_deref().unwrap_or_default();
     let mut out = std::io::stdout();
     let _ = writeln!(
         out,
-        "\nWarren testnet: {} authorities, {} relays ({} exit), 1 client.\n\
+        "\nWarren testnet: {} authorities, {} relays ({} exit), 1 onion service, 1 client.\n\
+         \x20 service        {address}\n\
+         \x20                (in front of {})\n\
          \x20 SOCKS5 entry   {}\n\
          \x20 HTTP proxy     {}\n\
-         \x20 backend        {} (reached through the exit; onion services are not in this version)\n\
          \nTry:\n\
-         \x20 curl --socks5-hostname {} http://{}/api/hello\n\
-         \x20 curl -x http://{} http://{}/api/time\n\
-         \x20 curl --socks5-hostname {} http://{}/large/10000000 | sha256sum\n\
+         \x20 curl --socks5-hostname {} http://{address}/api/hello\n\
+         \x20 curl -x http://{} http://{address}/api/time\n\
+         \x20 curl --socks5-hostname {} http://{address}/large/10000000 | sha256sum\n\
          \nState and logs: {} ({STATE_FILE}). Ctrl-C stops every node.",
         count("authority"),
         count("relay") + count("exit"),
         count("exit"),
+        state.backend,
         state.socks,
         state.http,
-        state.backend,
         state.socks,
-        state.backend,
         state.http,
-        state.backend,
         state.socks,
-        state.backend,
         data_dir.display()
     );
 }
