@@ -1,8 +1,9 @@
 //! Load generator: `warren testnet` as a user starts it, measured
-//! (docs/spec.md §13, §14): time until the network is usable, time to
-//! first byte on fresh and warm circuits, bulk throughput through the
-//! network against a direct download from the same backend in the same
-//! run, and the peak resident memory of each role.
+//! (docs/spec.md §13–§16): time until the first answer through the onion
+//! service, time to first byte through an open rendezvous circuit and a
+//! new one, bulk throughput over the six-relay onion path and over three
+//! hops to the exit, against a direct download from the same backend in
+//! the same run, and the peak resident memory of each role.
 //!
 //! Needs the release binary: `cargo build --release --bin warren`, then
 //! `cargo bench -p warren-benches --bench testnet_load`.
@@ -20,7 +21,7 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-use warren_tests::procs::{Node, socks5_get, wait_until};
+use warren_tests::procs::{Node, wait_until};
 
 const SAMPLES: usize = 20;
 const BULK: u64 = 100_000_000;
@@ -62,6 +63,38 @@ fn drain(mut s: TcpStream) -> u64 {
     }
 }
 
+/// A SOCKS5 connection through `socks` to `host:80` (a domain-name
+/// request), with `user` as the username (its own isolation key), that has
+/// sent `GET path`.
+fn socks5_get(socks: SocketAddr, user: &str, host: &str, path: &str) -> TcpStream {
+    socks5_get_port(socks, user, host, 80, path)
+}
+
+/// [`socks5_get`] to `host:port`.
+fn socks5_get_port(socks: SocketAddr, user: &str, host: &str, port: u16, path: &str) -> TcpStream {
+    let mut s = TcpStream::connect(socks).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    s.set_nodelay(true).unwrap();
+    s.write_all(&[5, 1, 2]).unwrap();
+    let mut reply = [0u8; 2];
+    s.read_exact(&mut reply).unwrap();
+    let mut auth = vec![1, u8::try_from(user.len()).unwrap()];
+    auth.extend(user.as_bytes());
+    auth.extend([1, b'x']);
+    s.write_all(&auth).unwrap();
+    s.read_exact(&mut reply).unwrap();
+    let mut req = vec![5, 1, 0, 3, u8::try_from(host.len()).unwrap()];
+    req.extend(host.as_bytes());
+    req.extend(port.to_be_bytes());
+    s.write_all(&req).unwrap();
+    let mut connected = [0u8; 10];
+    s.read_exact(&mut connected).unwrap();
+    assert_eq!(connected[1], 0, "SOCKS reply {}", connected[1]);
+    let head = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+    s.write_all(head.as_bytes()).unwrap();
+    s
+}
+
 /// Whether process `pid` still runs (not gone, not a zombie).
 fn alive(pid: u64) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
@@ -92,22 +125,30 @@ fn main() {
     let usable = started.elapsed();
     let socks: SocketAddr = state["socks"].as_str().unwrap().parse().unwrap();
     let backend: SocketAddr = state["backend"].as_str().unwrap().parse().unwrap();
-    let port = backend.port();
+    let address = state["service_address"].as_str().unwrap().to_owned();
+    let backend_host = backend.ip().to_string();
 
+    // The same isolation key each time: the open rendezvous circuit.
     let mut warm = Vec::new();
-    for i in 0..SAMPLES {
-        std::thread::sleep(Duration::from_millis(500));
+    first_byte(socks5_get(socks, "warm", &address, "/api/hello"));
+    for _ in 0..SAMPLES {
+        std::thread::sleep(Duration::from_millis(200));
         let t = Instant::now();
-        first_byte(socks5_get(socks, &format!("warm{i}"), port, "/api/hello"));
+        first_byte(socks5_get(socks, "warm", &address, "/api/hello"));
         warm.push(t.elapsed());
     }
-    // A new isolation key per request, back to back: each takes a clean
-    // circuit, built in the background since the one before (the
-    // client's own fresh-build figure is client_ttfb's).
+    // A new isolation key per request: a new rendezvous each time (the
+    // descriptor is cached; rendezvous and intro circuits are built for
+    // the request).
     let mut fresh = Vec::new();
     for i in 0..SAMPLES {
         let t = Instant::now();
-        first_byte(socks5_get(socks, &format!("fresh{i}"), port, "/api/hello"));
+        first_byte(socks5_get(
+            socks,
+            &format!("fresh{i}"),
+            &address,
+            "/api/hello",
+        ));
         fresh.push(t.elapsed());
     }
     let t = Instant::now();
@@ -118,9 +159,19 @@ fn main() {
     assert_eq!(drain(direct), BULK);
     let direct_mbs = BULK as f64 / t.elapsed().as_secs_f64() / 1e6;
     let t = Instant::now();
-    let bulk = socks5_get(socks, "bulk", port, &format!("/large/{BULK}"));
+    let bulk = socks5_get(socks, "bulk", &address, &format!("/large/{BULK}"));
     assert_eq!(drain(bulk), BULK);
-    let bulk_mbs = BULK as f64 / t.elapsed().as_secs_f64() / 1e6;
+    let onion_mbs = BULK as f64 / t.elapsed().as_secs_f64() / 1e6;
+    let t = Instant::now();
+    let bulk = socks5_get_port(
+        socks,
+        "exit",
+        &backend_host,
+        backend.port(),
+        &format!("/large/{BULK}"),
+    );
+    assert_eq!(drain(bulk), BULK);
+    let exit_mbs = BULK as f64 / t.elapsed().as_secs_f64() / 1e6;
 
     let mut rss: BTreeMap<String, Vec<u64>> = BTreeMap::new();
     for n in state["nodes"].as_array().unwrap() {
@@ -134,22 +185,24 @@ fn main() {
     println!("| what | result |");
     println!("|---|---|");
     println!(
-        "| network usable (start to first circuit built) | {:.1} s |",
+        "| start to the first answer through the onion service | {:.1} s |",
         usable.as_secs_f64()
     );
-    for (name, v) in [
-        ("warm (preemptive) circuit", warm),
-        ("fresh circuits", fresh),
-    ] {
+    for (name, v) in [("open rendezvous circuit", warm), ("new rendezvous", fresh)] {
         let (lo, med, p90) = stats(v);
         println!(
             "| time to first byte, {name}, {SAMPLES} samples | min {lo:.1} ms, median {med:.1} ms, p90 {p90:.1} ms |"
         );
     }
     println!(
-        "| bulk, {} MB through 3 hops / direct | {bulk_mbs:.1} MB/s / {direct_mbs:.0} MB/s ({:.3}) |",
+        "| bulk, {} MB over the onion path (6 relays) / direct | {onion_mbs:.1} MB/s / {direct_mbs:.0} MB/s ({:.3}) |",
         BULK / 1_000_000,
-        bulk_mbs / direct_mbs
+        onion_mbs / direct_mbs
+    );
+    println!(
+        "| bulk, {} MB through 3 hops to the exit / direct | {exit_mbs:.1} MB/s ({:.3}) |",
+        BULK / 1_000_000,
+        exit_mbs / direct_mbs
     );
     for (role, v) in rss {
         let max = v.iter().max().copied().unwrap_or(0);

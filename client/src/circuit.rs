@@ -28,8 +28,10 @@ use crate::ClientError;
 const CIRC_ID: CircId = CircId(1);
 /// Commands queued to a circuit task.
 const COMMAND_QUEUE: usize = 32;
-/// Circuit-level messages (onion-service replies) queued to the owner.
-const MESSAGE_QUEUE: usize = 64;
+/// Circuit-level messages (onion-service replies; introductions on a
+/// service's intro circuit) queued to the owner; under an introduction
+/// flood the excess is dropped here, before the service's queue.
+const MESSAGE_QUEUE: usize = 1024;
 /// How long a service's backend may take to accept a connection.
 const BACKEND_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 

@@ -6,8 +6,9 @@
 //! encoding is canonical. A failed assertion is a bug the fuzzer found.
 //! Not part of the stable API.
 
+use crate::ProtoError;
 use crate::cell::{CELL_LEN, Cell, ChanMsg};
-use crate::relay_msg::RelayCell;
+use crate::relay_msg::{INTRODUCE_PAYLOAD_LEN, IntroducePayload, RelayCell};
 use warren_crypto::layer::{AUTH_HEADER_LEN, RELAY_BODY_LEN, RelayBody};
 
 /// Decodes `data` as a link cell and its channel message, checking that
@@ -86,6 +87,50 @@ fn relay_body(body: &RelayBody) {
     }
 }
 
+/// Decodes `data` as the plaintext of an introduction (docs/spec.md
+/// §16.3.2) and, when it decodes, checks that it re-encodes to 384 bytes
+/// that decode to the same value and agree with `data`: the two have the
+/// same bytes where both have any, and the rest of either is zero padding.
+///
+/// The decoder does not check the total length, so `data` may be shorter
+/// or longer than 384 bytes; the encoder refuses only content that does not
+/// fit in 384 bytes, which a decoded payload can have only when `data` is
+/// longer.
+pub fn introduce_payload(data: &[u8]) {
+    let Ok(payload) = IntroducePayload::decode(data) else {
+        return;
+    };
+    let encoded = match payload.encode() {
+        Ok(e) => e,
+        Err(ProtoError::TooLong { .. }) if data.len() > INTRODUCE_PAYLOAD_LEN => return,
+        Err(e) => unreachable!("a decoded introduction payload failed to re-encode: {e}"),
+    };
+    assert_eq!(
+        encoded.len(),
+        INTRODUCE_PAYLOAD_LEN,
+        "an introduction payload was not padded to its length"
+    );
+    match IntroducePayload::decode(&encoded) {
+        Ok(back) => assert_eq!(
+            back, payload,
+            "re-encoded introduction payload decodes differently"
+        ),
+        Err(e) => unreachable!("re-encoded introduction payload failed to decode: {e}"),
+    }
+    let common = encoded.len().min(data.len());
+    assert_eq!(
+        encoded.get(..common),
+        data.get(..common),
+        "introduction payload did not round-trip"
+    );
+    let rest = encoded.get(common..).unwrap_or_default().iter();
+    assert!(
+        rest.chain(data.get(common..).unwrap_or_default())
+            .all(|&b| b == 0),
+        "introduction payload bytes beyond the common length are not padding"
+    );
+}
+
 /// Copies as much of `src` as fits into the start of `dst`.
 fn copy_prefix(dst: &mut [u8], src: &[u8]) {
     for (d, s) in dst.iter_mut().zip(src) {
@@ -105,5 +150,10 @@ mod test {
         relay_msg(&[]);
         relay_msg(&[2, 0, 1, 0, 1, 7]);
         relay_msg(&[0xff; 1000]);
+        introduce_payload(&[]);
+        introduce_payload(&[0; INTRODUCE_PAYLOAD_LEN]);
+        introduce_payload(&[0; 86]);
+        introduce_payload(&[0; 1000]);
+        introduce_payload(&[0xff; INTRODUCE_PAYLOAD_LEN]);
     }
 }

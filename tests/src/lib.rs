@@ -9,6 +9,7 @@
 )]
 
 pub mod net;
+pub mod onion;
 pub mod procs;
 
 use std::collections::BTreeMap;

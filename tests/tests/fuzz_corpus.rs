@@ -91,6 +91,57 @@ fn guard_state_corpus() {
     replay("guard_state", warren_directory::fuzzing::guard_state);
 }
 
+#[test]
+fn introduce_payload_corpus() {
+    replay(
+        "introduce_payload",
+        warren_proto::fuzzing::introduce_payload,
+    );
+}
+
+#[test]
+fn hs_introduction_corpus() {
+    replay("hs_introduction", warren_crypto::fuzzing::hs_introduction);
+}
+
+/// The valid introduction seeds still decode and open, so the corpora keep
+/// reaching past the first checks (docs/spec.md §16.3.7 made them).
+#[test]
+fn introduction_valid_seeds_decode() {
+    use warren_crypto::hs_ntor::{self, IntroEncKeypair, IntroKeys};
+    let seed = |target: &str, name: &str| {
+        std::fs::read(workspace_root().join("fuzz/corpus").join(target).join(name)).unwrap()
+    };
+    for name in ["valid", "pow-solution-and-unknown"] {
+        assert!(
+            warren_proto::relay_msg::IntroducePayload::decode(&seed("introduce_payload", name))
+                .is_ok(),
+            "{name}"
+        );
+    }
+    // A payload is exactly 384 bytes: an unpadded one is refused.
+    assert!(
+        warren_proto::relay_msg::IntroducePayload::decode(&seed(
+            "introduce_payload",
+            "unpadded-minimal"
+        ))
+        .is_err()
+    );
+    let v = warren_tests::spec_vector("hs-ntor-1");
+    let enc = IntroEncKeypair::from_secret_bytes(warren_tests::field(&v, "enc_secret"));
+    let keys = IntroKeys {
+        auth_key: &warren_tests::field(&v, "auth_key"),
+        enc_key: &enc.public(),
+        subcredential: &warren_tests::field(&v, "subcredential"),
+    };
+    let header = warren_tests::bytes(&v, "header");
+    let opened = hs_ntor::service_open(&enc, &keys, header, &seed("hs_introduction", "valid"));
+    assert!(opened.is_ok());
+    let flipped =
+        hs_ntor::service_open(&enc, &keys, header, &seed("hs_introduction", "flipped-tag"));
+    assert!(flipped.is_err());
+}
+
 /// The valid directory seeds still decode, so the corpora keep reaching
 /// past the first checks (docs/spec.md §12.11 made them).
 #[test]

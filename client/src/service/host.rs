@@ -183,7 +183,7 @@ impl ServiceMetrics {
         );
         r.register(
             "rendezvous_joined",
-            "Rendezvous points joined",
+            "Rendezvous points answered (RENDEZVOUS1 sent on a built circuit)",
             m.rendezvous_joined.clone(),
         );
         r.register(
@@ -242,6 +242,8 @@ struct OnionService {
     publishing: bool,
     last_published: Option<Instant>,
     published_period: Option<TimePeriod>,
+    /// The subcredentials introductions are opened with, for a period.
+    subcredentials: (Option<TimePeriod>, Vec<[u8; 32]>),
     /// The HSDirs the last publication went to.
     published_to: Vec<RelayIdentity>,
     rendezvous: Arc<Semaphore>,
@@ -259,12 +261,7 @@ impl OnionService {
         clients: Clients,
         metrics: ServiceMetrics,
     ) -> Self {
-        let puzzle = config.pow.then(|| Puzzle {
-            seed: rand::random(),
-            previous: None,
-            suggested: 0,
-            blinded_key: [0; 32],
-        });
+        let puzzle = config.pow.then(|| Puzzle::new(rand::random()));
         Self {
             manager,
             ports: Arc::new(config.ports.clone()),
@@ -283,6 +280,7 @@ impl OnionService {
             last_published: None,
             published_period: None,
             published_to: Vec::new(),
+            subcredentials: (None, Vec::new()),
             rendezvous: Arc::new(Semaphore::new(CONCURRENT_RENDEZVOUS)),
             joined: Vec::new(),
             metrics,
@@ -346,7 +344,6 @@ impl OnionService {
                             }
                         });
                     }
-                    self.metrics.introductions_dropped.inc_by(std::mem::take(&mut self.queue.dropped));
                 }
             }
         }
@@ -487,17 +484,28 @@ impl OnionService {
         let Some(point) = self.intro_points.get(&auth_key) else {
             return;
         };
-        let Ok(subcredential) = TimePeriod::containing(unix_now(), HS_PERIOD_MINUTES)
-            .and_then(|p| self.identity.public().subcredential(p))
-        else {
+        let Ok(current) = TimePeriod::containing(unix_now(), HS_PERIOD_MINUTES) else {
             return;
         };
+        if self.subcredentials.0 != Some(current) {
+            let identity = self.identity.public();
+            let previous = TimePeriod {
+                number: current.number.saturating_sub(1),
+                ..current
+            };
+            let subs = [current, current.next(), previous]
+                .into_iter()
+                .filter_map(|p| identity.subcredential(p).ok())
+                .collect();
+            self.subcredentials = (Some(current), subs);
+        }
+        let subcredentials = &self.subcredentials.1;
         let enc = point.enc.clone();
         let mut checker = Checker {
-            subcredential: &subcredential,
+            subcredentials,
             replay: &mut self.replay,
             clients: &mut self.clients,
-            puzzle: self.puzzle.as_ref(),
+            puzzle: self.puzzle.as_mut(),
         };
         match checker.check(auth_key, &enc, msg, Instant::now()) {
             Ok(accepted) => {
@@ -518,21 +526,18 @@ impl OnionService {
 
     /// Reconsiders the suggested effort (§16.4); a change is published.
     fn update_effort(&mut self) {
+        let (dropped, peak) = (self.queue.dropped, self.queue.peak);
+        self.metrics.introductions_dropped.inc_by(dropped);
+        self.queue.dropped = 0;
+        self.queue.peak = self.queue.len();
         let Some(puzzle) = self.puzzle.as_mut() else {
             return;
         };
-        let next = next_effort(
-            puzzle.suggested,
-            self.queue.dropped,
-            self.queue.peak,
-            self.queue.len(),
-        );
-        self.metrics
-            .introductions_dropped
-            .inc_by(self.queue.dropped);
-        self.queue.dropped = 0;
-        self.queue.peak = self.queue.len();
-        self.queue.served = 0;
+        if puzzle.worn() {
+            puzzle.rotate(rand::random());
+            self.dirty = true;
+        }
+        let next = next_effort(puzzle.suggested, dropped, peak, self.queue.len());
         if next != puzzle.suggested {
             tracing::info!(service = %self.config.name, from = puzzle.suggested, to = next, "the suggested puzzle effort changed");
             puzzle.suggested = next;
@@ -595,7 +600,8 @@ impl OnionService {
         let identity = self.identity.clone();
         let events = events.clone();
         tokio::spawn(async move {
-            let result = publish::publish(&manager, &identity, &content, times, &clients).await;
+            let result =
+                publish::publish(&manager, &identity, &content, times, &clients, period).await;
             let _ = events.send(Event::Published(result)).await;
         });
     }

@@ -199,6 +199,11 @@ impl Clients {
         if !hs_ntor::verify_client_proof(enc, &key, client_key, mac) {
             return Err(Refusal::Unauthorised);
         }
+        if !self.restricted() {
+            // Anyone can make keys: a per-key rate means nothing here, and
+            // its buckets would grow without bound.
+            return Ok(Some(key));
+        }
         let rate = self.rate;
         let bucket = self.buckets.entry(key).or_insert(Bucket {
             tokens: 2.0 * rate,
@@ -235,11 +240,47 @@ pub(crate) struct Puzzle {
     pub(crate) suggested: u32,
     /// The blinded key of the current period (part of the challenge).
     pub(crate) blinded_key: [u8; 32],
+    /// The nonces of the solutions taken under the current seeds: a
+    /// solution counts once.
+    pub(crate) used: HashSet<([u8; 4], [u8; 16])>,
+}
+
+/// Solutions remembered before the seed is rotated.
+pub(crate) const MAX_USED_SOLUTIONS: usize = 100_000;
+
+impl Puzzle {
+    /// A puzzle with seed `seed`, suggesting no effort yet.
+    pub(crate) fn new(seed: [u8; 32]) -> Self {
+        Self {
+            seed,
+            previous: None,
+            suggested: 0,
+            blinded_key: [0; 32],
+            used: HashSet::new(),
+        }
+    }
+
+    /// Whether the seed should rotate: too many solutions remembered.
+    pub(crate) fn worn(&self) -> bool {
+        self.used.len() >= MAX_USED_SOLUTIONS
+    }
+
+    /// A new seed; the current one stays accepted (its solutions still
+    /// count once) until the next rotation.
+    pub(crate) fn rotate(&mut self, seed: [u8; 32]) {
+        let head = |s: &[u8; 32]| [s[0], s[1], s[2], s[3]];
+        if let Some(old) = self.previous {
+            let old = head(&old);
+            self.used.retain(|(h, _)| *h != old);
+        }
+        self.previous = Some(std::mem::replace(&mut self.seed, seed));
+    }
 }
 
 impl Puzzle {
-    /// The effort a solution proves, or why it proves nothing.
-    fn effort(&self, solution: Option<&Extension>) -> Result<u32, Refusal> {
+    /// The effort a solution proves, or why it proves nothing; a solution
+    /// seen before is refused.
+    fn effort(&mut self, solution: Option<&Extension>) -> Result<u32, Refusal> {
         let Some(Extension::PowSolution {
             nonce,
             effort,
@@ -254,7 +295,7 @@ impl Puzzle {
             .flatten()
             .find(|s| s.get(..4) == Some(&seed_head[..]))
             .ok_or(Refusal::BadPuzzle)?;
-        verify_solution(
+        let proved = verify_solution(
             &seed,
             &self.blinded_key,
             *nonce,
@@ -263,7 +304,11 @@ impl Puzzle {
             *solution,
         )
         .then_some(*effort)
-        .ok_or(Refusal::BadPuzzle)
+        .ok_or(Refusal::BadPuzzle)?;
+        if !self.used.insert((*seed_head, *nonce)) {
+            return Err(Refusal::BadPuzzle);
+        }
+        Ok(proved)
     }
 }
 
@@ -299,10 +344,13 @@ fn verify_solution(
 
 /// What checking an introduction needs from its service.
 pub(crate) struct Checker<'a> {
-    pub(crate) subcredential: &'a [u8; 32],
+    /// The subcredentials an introduction may use: the current period's
+    /// first, then its neighbours' (a client whose clock or descriptor is
+    /// across the period boundary).
+    pub(crate) subcredentials: &'a [[u8; 32]],
     pub(crate) replay: &'a mut ReplayCache,
     pub(crate) clients: &'a mut Clients,
-    pub(crate) puzzle: Option<&'a Puzzle>,
+    pub(crate) puzzle: Option<&'a mut Puzzle>,
 }
 
 impl Checker<'_> {
@@ -316,13 +364,19 @@ impl Checker<'_> {
         now: Instant,
     ) -> Result<Accepted, Refusal> {
         let header = msg.header().map_err(|_| Refusal::Malformed)?;
-        let keys = IntroKeys {
-            auth_key: &auth_key,
-            enc_key: &enc.public(),
-            subcredential: self.subcredential,
-        };
-        let opened = hs_ntor::service_open(enc, &keys, &header, &msg.encrypted)
-            .map_err(|_| Refusal::Malformed)?;
+        let enc_key = enc.public();
+        let opened = self
+            .subcredentials
+            .iter()
+            .find_map(|subcredential| {
+                let keys = IntroKeys {
+                    auth_key: &auth_key,
+                    enc_key: &enc_key,
+                    subcredential,
+                };
+                hs_ntor::service_open(enc, &keys, &header, &msg.encrypted).ok()
+            })
+            .ok_or(Refusal::Malformed)?;
         if !self.replay.insert(opened.client_key) {
             return Err(Refusal::Replayed);
         }
@@ -333,7 +387,7 @@ impl Checker<'_> {
             _ => None,
         });
         let client = self.clients.admit(enc, &opened.client_key, proof, now)?;
-        let effort = match self.puzzle {
+        let effort = match self.puzzle.as_deref_mut() {
             Some(p) => p.effort(
                 payload
                     .extensions
@@ -389,8 +443,6 @@ pub(crate) struct IntroQueue {
     seq: u64,
     /// Introductions dropped (queue full or too old) since the last look.
     pub(crate) dropped: u64,
-    /// Introductions served since the last look.
-    pub(crate) served: u64,
     /// The highest depth seen since the last look.
     pub(crate) peak: usize,
 }
@@ -422,7 +474,6 @@ impl IntroQueue {
     pub(crate) fn pop(&mut self, now: Instant) -> Option<Accepted> {
         while let Some(q) = self.heap.pop() {
             if now.saturating_duration_since(q.arrived) <= QUEUE_MAX_AGE {
-                self.served += 1;
                 return Some(q.accepted);
             }
             self.dropped += 1;
@@ -436,14 +487,19 @@ impl IntroQueue {
     }
 }
 
+/// The highest effort a service suggests: about 2.5 s of solving for a
+/// client on one core of the reference machine (§16.4), within the
+/// client's patience.
+pub(crate) const MAX_EFFORT: u32 = 500;
+
 /// The effort the service suggests next (§16.4): doubled (at least 1)
 /// when introductions were dropped or the queue stood above a quarter of
-/// its capacity, two thirds of it when the queue stayed empty, else kept.
+/// its capacity, two thirds of it when nothing was dropped and the queue
+/// stayed below a sixteenth of its capacity, else kept.
 pub(crate) fn next_effort(current: u32, dropped: u64, peak: usize, now_len: usize) -> u32 {
-    const MAX_EFFORT: u32 = 10_000;
     if dropped > 0 || peak > QUEUE_CAPACITY / 4 {
         current.saturating_mul(2).clamp(1, MAX_EFFORT)
-    } else if peak == 0 && now_len == 0 {
+    } else if peak <= QUEUE_CAPACITY / 16 && now_len <= QUEUE_CAPACITY / 16 {
         current.saturating_mul(2) / 3
     } else {
         current
@@ -523,7 +579,7 @@ mod test {
         assert!(clients.reload().unwrap());
         let now = Instant::now();
         let mut checker = Checker {
-            subcredential: &sub,
+            subcredentials: &[sub],
             replay: &mut replay,
             clients: &mut clients,
             puzzle: None,
@@ -601,7 +657,8 @@ mod test {
         assert_eq!(next_effort(8, 0, QUEUE_CAPACITY, 10), 16);
         assert_eq!(next_effort(9, 0, 0, 0), 6);
         assert_eq!(next_effort(1, 0, 0, 0), 0);
-        assert_eq!(next_effort(5, 0, 3, 1), 5);
+        assert_eq!(next_effort(6, 0, 3, 1), 4);
+        assert_eq!(next_effort(5, 0, QUEUE_CAPACITY / 8, 1), 5);
     }
 
     #[test]

@@ -13,7 +13,6 @@ use warren_directory::{Consensus, DirRequest, DirResponse, HsDirRing};
 
 use crate::ClientError;
 use crate::manager::Manager;
-use crate::onion::HS_PERIOD_MINUTES;
 
 /// What one publication did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -41,18 +40,17 @@ pub(crate) fn responsible(
     all
 }
 
-/// Builds the descriptors of the current and the next period and uploads
-/// them to their HSDirs.
+/// Builds the descriptors of the `current` and the next period and
+/// uploads them to their HSDirs.
 pub(crate) async fn publish(
     manager: &Arc<Manager>,
     identity: &ServiceIdentityKeypair,
     content: &HsDescriptorContent,
     times: HsDescriptorTimes,
     clients: &[ClientAuthPublicKey],
+    current: TimePeriod,
 ) -> Result<Published, ClientError> {
     let consensus = manager.consensus()?;
-    let current = TimePeriod::containing(times.published, HS_PERIOD_MINUTES)
-        .map_err(|e| ClientError::Build(e.to_string()))?;
     let mut uploads = JoinSet::new();
     for period in [current, current.next()] {
         let descriptor =

@@ -68,6 +68,12 @@ impl IntroducePayload {
     /// Decodes a padded payload; anything but zeros after the extensions is
     /// refused.
     pub fn decode(bytes: &[u8]) -> Result<Self, ProtoError> {
+        if bytes.len() != INTRODUCE_PAYLOAD_LEN {
+            return Err(ProtoError::Malformed {
+                object: OBJECT,
+                reason: "an introduction payload is 384 bytes",
+            });
+        }
         let mut r = Reader::new(bytes, OBJECT);
         let cookie = r.array()?;
         let rend_identity = r.array()?;
