@@ -5,5 +5,5 @@ pub(crate) mod client;
 pub(crate) mod keygen;
 pub(crate) mod relay;
 pub(crate) mod service;
+pub(crate) mod sim;
 pub(crate) mod testnet;
-pub(crate) mod unbuilt;

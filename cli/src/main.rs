@@ -39,7 +39,7 @@ enum Command {
     /// Generate a key and store it in a new 0600 key file.
     Keygen(cmd::keygen::Args),
     /// Run the deterministic network simulator on a scenario.
-    Sim(cmd::unbuilt::Args),
+    Sim(cmd::sim::Args),
     /// Start a whole network on loopback: authorities, relays, a service, a client.
     Testnet(cmd::testnet::Args),
 }
@@ -53,7 +53,7 @@ fn main() -> ExitCode {
         Command::Relay(args) => cmd::relay::run(&args),
         Command::Client(args) => cmd::client::run(&args),
         Command::Service(args) => cmd::service::run(&args),
-        Command::Sim(_) => cmd::unbuilt::run("sim"),
+        Command::Sim(args) => cmd::sim::run(&args),
         Command::Testnet(args) => cmd::testnet::run(&args),
     };
     match result {

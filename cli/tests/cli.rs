@@ -42,12 +42,51 @@ fn version_prints_the_crate_version() {
 }
 
 #[test]
-fn unbuilt_subcommands_say_so_in_one_line_and_fail() {
-    let out = warren(&["sim", "--config", "x.toml"]);
-    assert!(!out.status.success(), "warren sim exited 0");
+fn sim_runs_the_small_scenario_and_writes_its_results() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = concat!(env!("CARGO_MANIFEST_DIR"), "/../sim/scenarios/small.toml");
+    let out_dir = dir.path().join("out");
+    let out = warren(&[
+        "sim",
+        scenario,
+        "--seed",
+        "1",
+        "--out",
+        out_dir.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{out:?}");
+    let summary = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        summary.contains("circuits: 200 (200 complete, 0 failed)"),
+        "{summary}"
+    );
+    assert!(summary.contains("build time: median"), "{summary}");
+    assert!(summary.contains("events/s"), "{summary}");
+    let csv = std::fs::read_to_string(out_dir.join("circuits.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 201, "a header and 200 circuits");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out_dir.join("summary.json")).unwrap())
+            .unwrap();
+    assert_eq!(json["seed"], 1);
+    assert_eq!(json["completed"], 200);
+}
+
+#[test]
+fn sim_names_the_line_of_a_scenario_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = dir.path().join("bad.toml");
+    std::fs::write(&scenario, "seed = 1\nregion = []\n").unwrap();
+    let out_dir = dir.path().join("out");
+    let out = warren(&[
+        "sim",
+        scenario.to_str().unwrap(),
+        "--out",
+        out_dir.to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
     let err = String::from_utf8(out.stderr).unwrap();
-    assert_eq!(err.lines().count(), 1, "warren sim: {err}");
-    assert!(err.contains("not built yet"), "warren sim: {err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("bad.toml: scenario line 2"), "{err}");
 }
 
 #[test]

@@ -1,0 +1,251 @@
+//! Results (docs/sim.md §7): one record per circuit, the summary, and their
+//! CSV and JSON forms. The simulator returns the text; the command line
+//! writes the files.
+
+use std::fmt;
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+/// How a circuit ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Built, and the whole response arrived.
+    Complete,
+    /// Torn down or stalled before the response was in; why.
+    Failed(String),
+}
+
+/// What was measured on one circuit (times in simulated nanoseconds).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CircuitRecord {
+    /// The client's index.
+    pub client: usize,
+    /// The circuit's number at that client, from 0.
+    pub circuit: usize,
+    /// Relay indices: guard, middle, exit.
+    pub path: [usize; 3],
+    /// When the client sent CREATE.
+    pub start_ns: u64,
+    /// From CREATE sent to the last hop's EXTENDED received.
+    pub build_ns: Option<u64>,
+    /// From BEGIN sent to the first response byte received.
+    pub ttfb_ns: Option<u64>,
+    /// From BEGIN sent to the last response byte received.
+    pub transfer_ns: Option<u64>,
+    /// Response bytes received.
+    pub bytes: u64,
+    /// How it ended.
+    pub outcome: Outcome,
+}
+
+impl CircuitRecord {
+    /// Response bytes per simulated second over the transfer.
+    pub fn throughput(&self) -> Option<f64> {
+        let ns = self.transfer_ns.filter(|ns| *ns > 0)?;
+        Some(as_f64(self.bytes) * 1e9 / as_f64(ns))
+    }
+}
+
+/// Everything a run produced.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Results {
+    /// The seed of the run.
+    pub seed: u64,
+    /// One record per circuit, in the order they finished.
+    pub circuits: Vec<CircuitRecord>,
+    /// Events the loop handled.
+    pub events: u64,
+    /// Simulated time when the last circuit finished, in nanoseconds.
+    pub simulated_ns: u64,
+}
+
+/// The median and 90th percentile of one measure.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Spread {
+    /// The median.
+    pub median: f64,
+    /// The 90th percentile.
+    pub p90: f64,
+}
+
+/// The figures printed at the end of a run and written to `summary.json`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Summary {
+    /// The seed of the run.
+    pub seed: u64,
+    /// Circuits attempted.
+    pub circuits: usize,
+    /// Circuits whose whole response arrived.
+    pub completed: usize,
+    /// Circuits that failed.
+    pub failed: usize,
+    /// Circuit build time, ms.
+    pub build_ms: Option<Spread>,
+    /// Time to first byte, ms.
+    pub ttfb_ms: Option<Spread>,
+    /// Transfer throughput, bytes per second.
+    pub throughput_bytes_per_s: Option<Spread>,
+    /// Events the loop handled.
+    pub events: u64,
+    /// Simulated seconds until the last circuit finished.
+    pub simulated_s: f64,
+}
+
+fn as_f64(x: u64) -> f64 {
+    #[expect(clippy::cast_precision_loss, reason = "reporting only")]
+    let f = x as f64;
+    f
+}
+
+/// The nearest-rank median and 90th percentile of `values`.
+fn spread(mut values: Vec<f64>) -> Option<Spread> {
+    values.sort_by(f64::total_cmp);
+    let rank = |q: usize| {
+        let i = (values.len() * q).div_ceil(100).saturating_sub(1);
+        values.get(i).copied()
+    };
+    Some(Spread {
+        median: rank(50)?,
+        p90: rank(90)?,
+    })
+}
+
+impl Results {
+    /// The summary of the run.
+    pub fn summary(&self) -> Summary {
+        let ms = |f: fn(&CircuitRecord) -> Option<u64>| {
+            spread(
+                self.circuits
+                    .iter()
+                    .filter_map(f)
+                    .map(|ns| as_f64(ns) / 1e6)
+                    .collect(),
+            )
+        };
+        let completed = self
+            .circuits
+            .iter()
+            .filter(|c| c.outcome == Outcome::Complete)
+            .count();
+        Summary {
+            seed: self.seed,
+            circuits: self.circuits.len(),
+            completed,
+            failed: self.circuits.len() - completed,
+            build_ms: ms(|c| c.build_ns),
+            ttfb_ms: ms(|c| c.ttfb_ns),
+            throughput_bytes_per_s: spread(
+                self.circuits
+                    .iter()
+                    .filter_map(CircuitRecord::throughput)
+                    .collect(),
+            ),
+            events: self.events,
+            simulated_s: as_f64(self.simulated_ns) / 1e9,
+        }
+    }
+
+    /// `circuits.csv`: a header and one line per circuit, times in µs.
+    pub fn circuits_csv(&self) -> String {
+        let mut out = String::from(
+            "client,circuit,guard,middle,exit,start_us,build_us,ttfb_us,transfer_us,bytes,outcome\n",
+        );
+        let us = |ns: Option<u64>| {
+            ns.map(|ns| format!("{:.3}", as_f64(ns) / 1e3))
+                .unwrap_or_default()
+        };
+        for c in &self.circuits {
+            let [guard, middle, exit] = c.path;
+            let outcome = match &c.outcome {
+                Outcome::Complete => "complete".to_owned(),
+                // Quoted, with quotes doubled (RFC 4180).
+                Outcome::Failed(why) => format!("\"failed: {}\"", why.replace('"', "\"\"")),
+            };
+            // Writing to a String cannot fail.
+            let _ = writeln!(
+                out,
+                "{},{},{guard},{middle},{exit},{},{},{},{},{},{outcome}",
+                c.client,
+                c.circuit,
+                us(Some(c.start_ns)),
+                us(c.build_ns),
+                us(c.ttfb_ns),
+                us(c.transfer_ns),
+                c.bytes,
+            );
+        }
+        out
+    }
+
+    /// `summary.json`: the summary, pretty-printed.
+    pub fn summary_json(&self) -> String {
+        let mut json = serde_json::to_string_pretty(&self.summary())
+            .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
+        json.push('\n');
+        json
+    }
+}
+
+impl fmt::Display for Summary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "circuits: {} ({} complete, {} failed) in {:.3} simulated s, {} events",
+            self.circuits, self.completed, self.failed, self.simulated_s, self.events
+        )?;
+        let line = |f: &mut fmt::Formatter<'_>, name: &str, s: Option<Spread>, unit: &str| match s {
+            Some(s) => writeln!(
+                f,
+                "{name}: median {:.3} {unit}, p90 {:.3} {unit}",
+                s.median, s.p90
+            ),
+            None => writeln!(f, "{name}: none measured"),
+        };
+        line(f, "build time", self.build_ms, "ms")?;
+        line(f, "time to first byte", self.ttfb_ms, "ms")?;
+        let mb = self.throughput_bytes_per_s.map(|s| Spread {
+            median: s.median / 1e6,
+            p90: s.p90 / 1e6,
+        });
+        line(f, "throughput", mb, "MB/s")
+    }
+}
+
+#[cfg(test)]
+mod test {
+    use super::*;
+
+    #[test]
+    fn nearest_rank_percentiles() {
+        let s = spread((1..=10).map(f64::from).collect()).unwrap();
+        assert_eq!((s.median, s.p90), (5.0, 9.0));
+        assert_eq!(spread(Vec::new()), None);
+    }
+
+    #[test]
+    fn failures_are_quoted_in_the_csv() {
+        let results = Results {
+            seed: 1,
+            circuits: vec![CircuitRecord {
+                client: 0,
+                circuit: 0,
+                path: [1, 2, 3],
+                start_ns: 1_500,
+                build_ns: None,
+                ttfb_ns: None,
+                transfer_ns: None,
+                bytes: 0,
+                outcome: Outcome::Failed("circuit timed out".into()),
+            }],
+            events: 9,
+            simulated_ns: 0,
+        };
+        let csv = results.circuits_csv();
+        assert!(
+            csv.ends_with("0,0,1,2,3,1.500,,,,0,\"failed: circuit timed out\"\n"),
+            "{csv}"
+        );
+        assert_eq!(results.summary().failed, 1);
+    }
+}

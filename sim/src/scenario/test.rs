@@ -1,0 +1,110 @@
+//! Scenario errors name the line and the key (docs/sim.md §3).
+
+use super::*;
+
+const GOOD: &str = r#"
+[[regions]]
+name = "a"
+share = 1
+[[links]]
+between = ["a", "a"]
+latency_ms = 5
+[relays]
+count = 10
+guard_share = 0.5
+exit_share = 0.25
+[[relays.classes]]
+share = 1
+up = 1000
+down = 2000
+[clients]
+count = 2
+up = 100
+down = 200
+circuits = 3
+think_time_ms = 1.5
+response_bytes = 10
+"#;
+
+fn error(text: &str) -> String {
+    Scenario::from_toml(text).unwrap_err().to_string()
+}
+
+#[test]
+fn a_good_scenario_gets_its_defaults() {
+    let s = Scenario::from_toml(GOOD).unwrap();
+    assert_eq!(s.seed, 1);
+    assert_eq!(s.link(0, 0).unwrap().latency_ns, 5_000_000);
+    assert_eq!(s.clients.think_time_ns, 1_500_000);
+    assert_eq!(s.clients.start_spread_ns, 0);
+    assert_eq!(s.costs.cell_ns, 300);
+    assert_eq!(s.costs.handshake_ns, 150_000);
+    assert_eq!(s.costs.build_timeout, Duration::from_secs(10));
+}
+
+#[test]
+fn the_shipped_scenario_parses() {
+    let text = include_str!("../../scenarios/small.toml");
+    let s = Scenario::from_toml(text).unwrap();
+    assert_eq!(s.regions.len(), 3);
+    assert_eq!(s.links.len(), 6);
+}
+
+#[test]
+fn an_unknown_key_names_its_line() {
+    let text = GOOD.replace("exit_share = 0.25", "exit_shares = 0.25");
+    let e = error(&text);
+    assert!(e.starts_with("scenario line 11, column 1:"), "{e}");
+    assert!(e.contains("exit_shares"), "{e}");
+}
+
+#[test]
+fn a_wrong_type_names_its_line() {
+    let e = error(&GOOD.replace("count = 10", "count = \"ten\""));
+    assert!(e.starts_with("scenario line 9,"), "{e}");
+}
+
+#[test]
+fn an_out_of_range_value_names_line_and_key() {
+    let e = error(&GOOD.replace("guard_share = 0.5", "guard_share = 1.5"));
+    assert_eq!(
+        e,
+        "scenario line 10, key `relays.guard_share`: 1.5 is not a share from 0 to 1"
+    );
+    let e = error(&GOOD.replace("count = 10", "count = 2"));
+    assert_eq!(
+        e,
+        "scenario line 9, key `relays.count`: 2 is not from 3 to 1000000"
+    );
+    let e = error(&GOOD.replace("up = 1000", "up = 0"));
+    assert!(
+        e.starts_with("scenario line 14, key `relays.classes[0].up`"),
+        "{e}"
+    );
+    let e = error(&GOOD.replace("response_bytes = 10", "response_bytes = 0"));
+    assert!(
+        e.starts_with("scenario line 22, key `clients.response_bytes`"),
+        "{e}"
+    );
+    let e = error(&GOOD.replace("latency_ms = 5", "latency_ms = -5"));
+    assert!(
+        e.starts_with("scenario line 7, key `links[0].latency_ms`"),
+        "{e}"
+    );
+}
+
+#[test]
+fn links_must_name_listed_regions_and_cover_every_pair() {
+    let e = error(&GOOD.replace(r#"["a", "a"]"#, r#"["a", "b"]"#));
+    assert!(
+        e.starts_with("scenario line 6, key `links[0].between`"),
+        "{e}"
+    );
+    let two = GOOD.replacen(
+        "[[links]]",
+        "[[regions]]\nname = \"b\"\nshare = 1\n[[links]]",
+        1,
+    );
+    let e = error(&two);
+    assert!(e.contains("no [[links]] entry between `a` and `b`"), "{e}");
+}

@@ -1,0 +1,37 @@
+//! The shipped small scenario runs, completes its circuits and is
+//! deterministic (docs/sim.md §8).
+
+#![allow(
+    clippy::expect_used,
+    reason = "test helpers: a failure must fail the test"
+)]
+
+use warren_sim::{Outcome, Scenario, run};
+
+fn small() -> Scenario {
+    let text =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/small.toml"))
+            .expect("read small.toml");
+    Scenario::from_toml(&text).expect("small.toml parses")
+}
+
+#[test]
+fn the_small_scenario_is_deterministic_and_completes() {
+    let scenario = small();
+    let a = run(&scenario, 1).expect("run 1");
+    let b = run(&scenario, 1).expect("run 1 again");
+    assert_eq!(a.circuits_csv(), b.circuits_csv());
+    assert_eq!(a.summary_json(), b.summary_json());
+    let expected = scenario.clients.count * scenario.clients.circuits;
+    assert_eq!(a.circuits.len(), expected);
+    let complete = a
+        .circuits
+        .iter()
+        .filter(|c| c.outcome == Outcome::Complete)
+        .count();
+    assert_eq!(complete, expected, "{}", a.circuits_csv());
+    let c = run(&scenario, 2).expect("run 2");
+    assert_ne!(a.circuits_csv(), c.circuits_csv());
+    assert_ne!(a.summary_json(), c.summary_json());
+    eprintln!("{}", a.summary());
+}
