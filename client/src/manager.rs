@@ -302,26 +302,12 @@ impl Manager {
         for _ in 0..ATTEMPTS {
             let consensus = self.current()?;
             let path = self.choose_path_to(&consensus, last)?;
-            let hops: Vec<_> = path.iter().map(hop_target).collect();
-            let timeout = Duration::from_millis(self.inner().timeouts.timeout_ms());
-            let started = Instant::now();
-            match circuit::build(&self.host, &hops, timeout, ports.clone()).await {
+            match self.build_path(&path, ports.clone()).await {
                 Ok(circuit) => {
-                    let ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-                    self.inner().timeouts.record(ms);
-                    self.metrics.circuits_built.inc();
                     self.update_guards(|g| g.succeeded(&path[0].identity, unix_now()));
-                    self.advance(progress::READY, "a circuit is built; ready");
                     return Ok(circuit);
                 }
-                Err(failure) => {
-                    self.metrics.circuit_build_failures.inc();
-                    tracing::debug!(error = %failure.error, at_guard = failure.at_guard, "circuit build failed");
-                    if failure.at_guard {
-                        self.update_guards(|g| g.failed(&path[0].identity, unix_now()));
-                    }
-                    last_error = failure.error;
-                }
+                Err(e) => last_error = e,
             }
         }
         Err(last_error)
@@ -337,28 +323,42 @@ impl Manager {
         for _ in 0..ATTEMPTS {
             let consensus = self.current()?;
             let path = self.choose_path(&consensus, port, refused)?;
-            let hops: Vec<_> = path.iter().map(hop_target).collect();
-            let timeout = Duration::from_millis(self.inner().timeouts.timeout_ms());
-            let started = Instant::now();
-            match circuit::build(&self.host, &hops, timeout, None).await {
-                Ok(circuit) => {
-                    let ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-                    self.inner().timeouts.record(ms);
-                    self.metrics.circuits_built.inc();
-                    self.advance(progress::READY, "a circuit is built; ready");
-                    return Ok(circuit);
-                }
-                Err(failure) => {
-                    self.metrics.circuit_build_failures.inc();
-                    tracing::debug!(error = %failure.error, at_guard = failure.at_guard, "circuit build failed");
-                    if failure.at_guard {
-                        self.update_guards(|g| g.failed(&path[0].identity, unix_now()));
-                    }
-                    last = failure.error;
-                }
+            match self.build_path(&path, None).await {
+                Ok(circuit) => return Ok(circuit),
+                Err(e) => last = e,
             }
         }
         Err(last)
+    }
+
+    /// Builds one circuit along `path` (guard first) within the learned
+    /// timeout, recording the build time, the counters and, when the guard
+    /// failed, the guard's failure (§14.2, §14.3).
+    async fn build_path(
+        &self,
+        path: &[RelayStatus; 3],
+        ports: Option<Arc<PortMap>>,
+    ) -> Result<Circuit, ClientError> {
+        let hops: Vec<_> = path.iter().map(hop_target).collect();
+        let timeout = Duration::from_millis(self.inner().timeouts.timeout_ms());
+        let started = Instant::now();
+        match circuit::build(&self.host, &hops, timeout, ports).await {
+            Ok(circuit) => {
+                let ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+                self.inner().timeouts.record(ms);
+                self.metrics.circuits_built.inc();
+                self.advance(progress::READY, "a circuit is built; ready");
+                Ok(circuit)
+            }
+            Err(failure) => {
+                self.metrics.circuit_build_failures.inc();
+                tracing::debug!(error = %failure.error, at_guard = failure.at_guard, "circuit build failed");
+                if failure.at_guard {
+                    self.update_guards(|g| g.failed(&path[0].identity, unix_now()));
+                }
+                Err(failure.error)
+            }
+        }
     }
 
     /// Opens a stream to `host:port` for `key`: on a circuit of `key` or a

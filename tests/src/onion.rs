@@ -22,7 +22,6 @@
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
-use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -48,7 +47,7 @@ use warren_proto::relay_msg::{
 use warren_proto::stream::{StreamEvent, StreamRead, StreamRole};
 use warren_proto::time::Timestamp;
 
-use crate::procs::{Node, TestService, http_get, wait_until};
+use crate::procs::{http_get, wait_until};
 
 /// What went wrong, in words: the raw client's errors are for logs and
 /// counters, not for matching.
@@ -726,46 +725,6 @@ pub async fn wait_for_descriptor(
         if let Some(newer) = newer {
             client.consensus = newer;
         }
-    }
-}
-
-/// Starts `warren service` in `root/name` with one service, `api`, whose
-/// port 80 maps to `127.0.0.1:backend`, like
-/// [`crate::procs::start_service`], but with `top` added at the top level
-/// of service.toml (e.g. `metrics_listen`) and `extra` to the service's
-/// `[[services]]` block.
-pub fn start_service_with(
-    root: &Path,
-    name: &str,
-    entries: &str,
-    backend: u16,
-    top: &str,
-    extra: &str,
-) -> TestService {
-    let dir = root.join(name);
-    std::fs::create_dir_all(&dir).unwrap();
-    let config = format!(
-        "data_dir = {dir:?}\n{top}\n\n[[services]]\nname = \"api\"\nports = [\"80 127.0.0.1:{backend}\"]\n{extra}\n\n{entries}"
-    );
-    let path = dir.join("service.toml");
-    std::fs::write(&path, config).unwrap();
-    let mut node = Node::spawn(
-        "service",
-        &dir,
-        &["service", "--config", path.to_str().unwrap()],
-    );
-    node.wait_for_output("service api: ", Duration::from_secs(30));
-    let address = node
-        .out_text()
-        .lines()
-        .find_map(|l| l.strip_prefix("service api: "))
-        .and_then(|l| l.split_whitespace().next())
-        .expect("the service printed its address")
-        .to_owned();
-    TestService {
-        node,
-        address,
-        config: path,
     }
 }
 

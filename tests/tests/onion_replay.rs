@@ -20,11 +20,10 @@ use std::time::{Duration, Instant};
 use warren_crypto::HsAddress;
 use warren_proto::relay_msg::IntroduceAckStatus;
 use warren_tests::onion::{
-    RawClient, make_introduction, read_metric, start_service_with, wait_for_consensus,
-    wait_for_descriptor,
+    RawClient, make_introduction, read_metric, wait_for_consensus, wait_for_descriptor,
 };
 use warren_tests::procs::{
-    HELLO, free_port, start_authorities, start_backend, start_relay, wait_until,
+    HELLO, free_port, start_authorities, start_backend, start_relay, start_service_with, wait_until,
 };
 
 const REPLAYED: &str = "reason=\"replayed\"";
