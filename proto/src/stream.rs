@@ -262,6 +262,9 @@ impl StreamSet {
                 self.maybe_finish_closing(id);
                 Ok(())
             }
+            // Closed already: END follows the data still buffered. Resetting
+            // here would drop that data and still say DONE.
+            (State::Closing, None) => Ok(()),
             _ => self.reset(id, EndReason::DONE),
         }
     }

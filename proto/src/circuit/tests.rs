@@ -165,6 +165,34 @@ fn moves_10_mib_each_way_and_checks_every_byte() {
 }
 
 #[test]
+fn a_stream_closed_twice_still_delivers_its_buffered_data_before_end() {
+    // An exit whose send buffer is full closes the stream, and is told to
+    // close it again before the buffer drains (as a bridge may be): every
+    // buffered byte still arrives, then END DONE.
+    let mut net = TestNet::build();
+    let t = open_stream(&mut net);
+    let total = crate::stream::STREAM_SEND_BUFFER;
+    let data: Vec<u8> = (0..total).map(|i| pattern(i, 0x33)).collect();
+    let exit = net.relays[RELAYS - 1].circuit.as_mut().unwrap();
+    assert_eq!(exit.streams().write(t.exit_id, &data).unwrap(), total);
+    exit.streams().close(t.exit_id).unwrap();
+    exit.streams().close(t.exit_id).unwrap();
+    let mut got = Vec::new();
+    let mut buf = vec![0u8; 65536];
+    let finished = loop {
+        net.drive();
+        match net.origin.streams().read(t.id, &mut buf).unwrap() {
+            StreamRead::Bytes(n) => got.extend_from_slice(&buf[..n]),
+            StreamRead::Finished(reason) => break reason,
+            StreamRead::WouldBlock => assert!(got.len() < total, "no END after the data"),
+        }
+    };
+    assert_eq!(finished, crate::relay_msg::EndReason::DONE);
+    assert_eq!(got.len(), total, "bytes lost before END");
+    assert!(got == data, "bytes altered");
+}
+
+#[test]
 fn circuit_level_messages_reach_the_addressed_hop() {
     let mut net = TestNet::build();
     for hop in 0..RELAYS {
