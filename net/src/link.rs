@@ -6,7 +6,7 @@
 //! coalesces the cells that are ready into one write, because one yamux write
 //! costs more than ten onion layers on the same cell.
 
-use futures::io::{AsyncReadExt, AsyncWriteExt, ReadHalf, WriteHalf};
+use futures::io::{AsyncReadExt, AsyncWriteExt, BufReader, ReadHalf, WriteHalf};
 use libp2p::Stream;
 use tokio::sync::mpsc;
 use warren_crypto::RelayIdentity;
@@ -21,6 +21,9 @@ pub const LINK_QUEUE_CELLS: usize = 1100;
 
 /// The most bytes one coalesced write carries.
 const MAX_WRITE: usize = 64 * 1024;
+/// The read buffer of a link: one read from the substream takes every cell
+/// that has arrived (up to this), not one cell, for the same reason.
+const READ_BUFFER: usize = 32 * 1024;
 
 /// One substream to an authenticated peer, carrying one circuit hop.
 pub struct Link {
@@ -38,7 +41,7 @@ impl Link {
         Self {
             peer,
             reader: LinkReader {
-                stream: read,
+                stream: BufReader::with_capacity(READ_BUFFER, read),
                 buf: Box::new([0; CELL_LEN]),
                 filled: 0,
             },
@@ -60,7 +63,7 @@ impl Link {
 
 /// The receiving half of a [`Link`].
 pub struct LinkReader {
-    stream: ReadHalf<Stream>,
+    stream: BufReader<ReadHalf<Stream>>,
     buf: Box<[u8; CELL_LEN]>,
     /// Bytes of the next cell already read: kept here, not on the stack, so
     /// that [`Self::recv`] can be cancelled (as in `select!`) without losing
