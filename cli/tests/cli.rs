@@ -69,6 +69,19 @@ fn sim_runs_the_small_scenario_and_writes_its_results() {
             .unwrap();
     assert_eq!(json["seed"], 1);
     assert_eq!(json["completed"], 200);
+    for plot in [
+        "build_time_cdf.svg",
+        "ttfb_cdf.svg",
+        "throughput_cdf.svg",
+        "relay_load.svg",
+    ] {
+        let svg = std::fs::read_to_string(out_dir.join(plot)).unwrap();
+        assert!(
+            svg.starts_with("<svg") && svg.contains("small, seed 1"),
+            "{plot}"
+        );
+        assert!(summary.contains(plot), "{summary}");
+    }
 }
 
 #[test]

@@ -15,6 +15,7 @@
 //! * `engine`: the event loop over the real circuit machines.
 //! * [`invariant`]: the anonymity check on every circuit.
 //! * [`report`]: per-circuit records and the summary.
+//! * [`plot`]: SVG plots of the results.
 #![forbid(unsafe_code)]
 
 pub mod clock;
@@ -22,6 +23,7 @@ mod engine;
 pub mod error;
 pub mod invariant;
 pub mod netmodel;
+pub mod plot;
 pub mod queue;
 pub mod relays;
 pub mod report;
@@ -30,6 +32,7 @@ pub mod scenario;
 
 pub use clock::SimTime;
 pub use error::SimError;
+pub use plot::{Plot, PlotError, plots};
 pub use report::{CircuitRecord, Outcome, Results, Summary};
 pub use scenario::Scenario;
 

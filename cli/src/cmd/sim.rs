@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::Context;
-use warren_sim::{Results, Scenario};
+use warren_sim::{Plot, Results, Scenario};
 
 /// Arguments of `warren sim`.
 #[derive(Debug, clap::Args)]
@@ -17,7 +17,8 @@ pub(crate) struct Args {
     /// The run's seed; defaults to the scenario's `seed`.
     #[arg(long)]
     seed: Option<u64>,
-    /// The directory for circuits.csv and summary.json (created if missing).
+    /// The directory for circuits.csv, summary.json and the SVG plots
+    /// (created if missing).
     #[arg(long, value_name = "DIR")]
     out: PathBuf,
 }
@@ -39,22 +40,31 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
     .with_context(|| format!("{path}, seed {seed}"))?;
     let wall = started.elapsed().as_secs_f64();
     progress.finish();
-    write_results(&args.out, &results)?;
-    print_summary(&args.out, &results, wall)
+    // The scenario's file name, without `.toml`, names the run in the plots.
+    let name = args
+        .scenario
+        .file_stem()
+        .map_or_else(|| path.to_string(), |s| s.to_string_lossy().into_owned());
+    let plots = warren_sim::plots(&results, &name)?;
+    write_results(&args.out, &results, &plots)?;
+    print_summary(&args.out, &results, &plots, wall)
 }
 
-fn write_results(out: &Path, results: &Results) -> anyhow::Result<()> {
-    for (name, text) in [
+fn write_results(out: &Path, results: &Results, plots: &[Plot]) -> anyhow::Result<()> {
+    let texts = [
         ("circuits.csv", results.circuits_csv()),
         ("summary.json", results.summary_json()),
-    ] {
+    ];
+    let texts = texts.iter().map(|(name, text)| (*name, text.as_str()));
+    let svgs = plots.iter().map(|p| (p.file, p.svg.as_str()));
+    for (name, text) in texts.chain(svgs) {
         let file = out.join(name);
         std::fs::write(&file, text).with_context(|| format!("writing {}", file.display()))?;
     }
     Ok(())
 }
 
-fn print_summary(out: &Path, results: &Results, wall_s: f64) -> anyhow::Result<()> {
+fn print_summary(out: &Path, results: &Results, plots: &[Plot], wall_s: f64) -> anyhow::Result<()> {
     // Events per wall-clock second: the simulator's speed on this machine.
     #[expect(clippy::cast_precision_loss, reason = "a rate for display")]
     let rate = results.events as f64 / wall_s.max(1e-9);
@@ -67,6 +77,10 @@ fn print_summary(out: &Path, results: &Results, wall_s: f64) -> anyhow::Result<(
                 "wrote {0}/circuits.csv and {0}/summary.json",
                 out.display()
             )
+        })
+        .and_then(|()| {
+            let files: Vec<&str> = plots.iter().map(|p| p.file).collect();
+            writeln!(stdout, "plots in {}: {}", out.display(), files.join(", "))
         })
         .context("writing the summary to stdout")
 }
