@@ -6,7 +6,8 @@
 //! coalesces the cells that are ready into one write, because one yamux write
 //! costs more than ten onion layers on the same cell.
 
-use futures::io::{AsyncReadExt, AsyncWriteExt, BufReader, ReadHalf, WriteHalf};
+use futures::FutureExt;
+use futures::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, ReadHalf, WriteHalf};
 use libp2p::Stream;
 use tokio::sync::mpsc;
 use warren_crypto::RelayIdentity;
@@ -21,9 +22,11 @@ pub const LINK_QUEUE_CELLS: usize = 1100;
 
 /// The most bytes one coalesced write carries.
 const MAX_WRITE: usize = 64 * 1024;
-/// The read buffer of a link: one read from the substream takes every cell
-/// that has arrived (up to this), not one cell, for the same reason.
-const READ_BUFFER: usize = 32 * 1024;
+/// The most bytes a link reads ahead: one read from the substream takes
+/// every cell that has arrived (up to this), not one cell, for the same
+/// reason. The buffer exists only while cells keep arriving, so an idle
+/// circuit holds one cell's worth (§13.2).
+const READ_AHEAD: usize = 32 * 1024;
 
 /// One substream to an authenticated peer, carrying one circuit hop.
 pub struct Link {
@@ -41,9 +44,7 @@ impl Link {
         Self {
             peer,
             reader: LinkReader {
-                stream: BufReader::with_capacity(READ_BUFFER, read),
-                buf: Box::new([0; CELL_LEN]),
-                filled: 0,
+                cells: CellReader::new(read),
             },
             writer: LinkWriter { queue: tx },
         }
@@ -63,12 +64,7 @@ impl Link {
 
 /// The receiving half of a [`Link`].
 pub struct LinkReader {
-    stream: BufReader<ReadHalf<Stream>>,
-    buf: Box<[u8; CELL_LEN]>,
-    /// Bytes of the next cell already read: kept here, not on the stack, so
-    /// that [`Self::recv`] can be cancelled (as in `select!`) without losing
-    /// the framing.
-    filled: usize,
+    cells: CellReader<ReadHalf<Stream>>,
 }
 
 impl LinkReader {
@@ -78,6 +74,50 @@ impl LinkReader {
     /// Cancel-safe: a call dropped half-way keeps the bytes it read for the
     /// next call.
     pub async fn recv(&mut self) -> Result<Option<Cell>, NetError> {
+        self.cells.recv().await
+    }
+}
+
+/// Frames cells from a byte stream. It waits for at most one cell at a time
+/// (into a cell-sized buffer, so an idle reader holds little), and once a
+/// cell is in, takes whatever else has already arrived in one read, without
+/// waiting, into a read-ahead buffer. It refills that buffer the same way
+/// while cells keep arriving, and frees it when a refill finds nothing.
+struct CellReader<R> {
+    stream: R,
+    /// The cell being waited for.
+    buf: Box<[u8; CELL_LEN]>,
+    /// Bytes of `buf` already read: kept here, not on the stack, so that
+    /// [`Self::recv`] can be cancelled without losing the framing.
+    filled: usize,
+    /// Bytes read ahead (empty, with no allocation, when there are none).
+    ahead: Vec<u8>,
+    /// Bytes of `ahead` already taken.
+    taken: usize,
+}
+
+impl<R: AsyncRead + Unpin> CellReader<R> {
+    fn new(stream: R) -> Self {
+        Self {
+            stream,
+            buf: Box::new([0; CELL_LEN]),
+            filled: 0,
+            ahead: Vec::new(),
+            taken: 0,
+        }
+    }
+
+    async fn recv(&mut self) -> Result<Option<Cell>, NetError> {
+        loop {
+            if let Some(bytes) = self.ahead.get(self.taken..self.taken + CELL_LEN) {
+                self.taken += CELL_LEN;
+                return Cell::from_bytes(bytes).map(Some).map_err(NetError::BadCell);
+            }
+            if self.ahead.is_empty() || !self.refill_ahead() {
+                break;
+            }
+        }
+        self.spill_ahead();
         while self.filled < CELL_LEN {
             let rest = self.buf.get_mut(self.filled..).unwrap_or_default();
             let n = self.stream.read(rest).await.map_err(NetError::LinkIo)?;
@@ -90,9 +130,56 @@ impl LinkReader {
             self.filled += n;
         }
         self.filled = 0;
+        self.read_ahead();
         Cell::from_bytes(self.buf.as_slice())
             .map(Some)
             .map_err(NetError::BadCell)
+    }
+
+    /// The read-ahead buffer holds less than a cell: keeps the rest at its
+    /// front and fills it with what has arrived since, without waiting.
+    /// Returns false when nothing had.
+    fn refill_ahead(&mut self) -> bool {
+        let rest = self.ahead.len().saturating_sub(self.taken);
+        self.ahead.copy_within(self.taken.., 0);
+        self.taken = 0;
+        self.ahead.resize(READ_AHEAD, 0);
+        let space = self.ahead.get_mut(rest..).unwrap_or_default();
+        match self.stream.read(space).now_or_never() {
+            Some(Ok(n)) if n > 0 => {
+                self.ahead.truncate(rest + n);
+                true
+            }
+            _ => {
+                self.ahead.truncate(rest);
+                false
+            }
+        }
+    }
+
+    /// Moves the last partial cell read ahead into `buf` and frees `ahead`.
+    fn spill_ahead(&mut self) {
+        if let Some(rest) = self.ahead.get(self.taken..).filter(|r| !r.is_empty())
+            && let Some(dst) = self.buf.get_mut(..rest.len())
+        {
+            dst.copy_from_slice(rest);
+            self.filled = rest.len();
+        }
+        self.ahead = Vec::new();
+        self.taken = 0;
+    }
+
+    /// Takes what has already arrived, if anything, without waiting. An end
+    /// of stream or an error seen here is seen again by the next read.
+    fn read_ahead(&mut self) {
+        let mut ahead = vec![0; READ_AHEAD];
+        if let Some(Ok(n)) = self.stream.read(&mut ahead).now_or_never()
+            && n > 0
+        {
+            ahead.truncate(n);
+            self.ahead = ahead;
+            self.taken = 0;
+        }
     }
 }
 
@@ -155,4 +242,147 @@ async fn write_cells(mut stream: WriteHalf<Stream>, mut queue: mpsc::Receiver<Bo
         batch.clear();
     }
     let _ = stream.close().await;
+}
+
+#[cfg(test)]
+mod test {
+    use std::collections::VecDeque;
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
+
+    use warren_proto::cell::{CELL_BODY_LEN, CellCmd, CircId};
+
+    use super::*;
+
+    /// A byte stream that delivers its bytes in the given pieces; `None`
+    /// makes one read return pending first (as a socket with nothing yet).
+    struct Pieces(VecDeque<Option<Vec<u8>>>);
+
+    impl AsyncRead for Pieces {
+        fn poll_read(
+            mut self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+            out: &mut [u8],
+        ) -> Poll<std::io::Result<usize>> {
+            match self.0.pop_front() {
+                None => Poll::Ready(Ok(0)),
+                Some(None) => {
+                    cx.waker().wake_by_ref();
+                    Poll::Pending
+                }
+                Some(Some(mut piece)) => {
+                    let n = piece.len().min(out.len());
+                    out[..n].copy_from_slice(&piece[..n]);
+                    if n < piece.len() {
+                        self.0.push_front(Some(piece.split_off(n)));
+                    }
+                    Poll::Ready(Ok(n))
+                }
+            }
+        }
+    }
+
+    fn cell(i: u32) -> Cell {
+        Cell {
+            circ_id: CircId(i),
+            cmd: CellCmd::RELAY,
+            body: [i as u8; CELL_BODY_LEN],
+        }
+    }
+
+    /// `count` cells cut into pieces of `sizes` (cycled), with a pending
+    /// read before every `pending_every`-th piece.
+    fn pieces(count: u32, sizes: &[usize], pending_every: usize) -> Pieces {
+        let bytes: Vec<u8> = (0..count).flat_map(|i| cell(i).to_bytes()).collect();
+        let mut out = VecDeque::new();
+        let mut at = 0;
+        for (k, size) in sizes.iter().cycle().enumerate() {
+            if at >= bytes.len() {
+                break;
+            }
+            if k % pending_every == 0 {
+                out.push_back(None);
+            }
+            let end = (at + size).min(bytes.len());
+            out.push_back(Some(bytes[at..end].to_vec()));
+            at = end;
+        }
+        Pieces(out)
+    }
+
+    #[test]
+    fn cells_come_whole_and_in_order_from_any_cutting() {
+        for sizes in [
+            &[1usize][..],
+            &[517],
+            &[100, 900, 7],
+            &[40_000],
+            &[3, 60_000, 516],
+        ] {
+            let mut reader = CellReader::new(pieces(300, sizes, 3));
+            futures::executor::block_on(async {
+                for i in 0..300 {
+                    let got = reader.recv().await.expect("cell").expect("not the end");
+                    assert_eq!(
+                        got.to_bytes(),
+                        cell(i).to_bytes(),
+                        "cell {i}, pieces {sizes:?}"
+                    );
+                }
+                assert!(reader.recv().await.expect("clean end").is_none());
+            });
+        }
+    }
+
+    #[test]
+    fn a_stream_cut_inside_a_cell_is_an_error() {
+        let mut bytes = cell(1).to_bytes().to_vec();
+        bytes.extend_from_slice(&cell(2).to_bytes()[..100]);
+        let mut reader = CellReader::new(Pieces(VecDeque::from([Some(bytes)])));
+        futures::executor::block_on(async {
+            assert!(reader.recv().await.expect("first cell").is_some());
+            assert!(matches!(
+                reader.recv().await,
+                Err(NetError::LinkTruncated { bytes: 100 })
+            ));
+        });
+    }
+
+    #[test]
+    fn a_cancelled_read_loses_no_bytes() {
+        // Poll every receive once before running it to completion: a
+        // pending first poll is dropped, as `select!` drops a branch.
+        let mut reader = CellReader::new(pieces(200, &[300, 2_000, 51], 1));
+        let waker = futures::task::noop_waker();
+        let mut cx = Context::from_waker(&waker);
+        for i in 0..200 {
+            let first = {
+                let mut fut = Box::pin(reader.recv());
+                fut.as_mut().poll(&mut cx)
+            };
+            let got = match first {
+                Poll::Ready(cell) => cell,
+                Poll::Pending => futures::executor::block_on(reader.recv()),
+            };
+            let got = got.expect("cell").expect("not the end");
+            assert_eq!(got.to_bytes(), cell(i).to_bytes(), "cell {i}");
+        }
+    }
+
+    #[test]
+    fn an_idle_reader_holds_no_read_ahead_buffer() {
+        // 70 cells in one piece, then nothing more for now.
+        let mut stream = pieces(70, &[70 * CELL_LEN], 1_000);
+        stream.0.extend([None, None]);
+        let mut reader = CellReader::new(stream);
+        futures::executor::block_on(async {
+            for _ in 0..70 {
+                reader.recv().await.expect("cell").expect("not the end");
+            }
+        });
+        let waker = futures::task::noop_waker();
+        let mut cx = Context::from_waker(&waker);
+        assert!(Box::pin(reader.recv()).as_mut().poll(&mut cx).is_pending());
+        assert_eq!(reader.ahead.capacity(), 0);
+    }
 }
