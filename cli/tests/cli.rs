@@ -64,6 +64,8 @@ fn sim_runs_the_small_scenario_and_writes_its_results() {
     assert!(summary.contains("events/s"), "{summary}");
     let csv = std::fs::read_to_string(out_dir.join("circuits.csv")).unwrap();
     assert_eq!(csv.lines().count(), 201, "a header and 200 circuits");
+    let clients = std::fs::read_to_string(out_dir.join("clients.csv")).unwrap();
+    assert_eq!(clients.lines().count(), 41, "a header and 40 clients");
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out_dir.join("summary.json")).unwrap())
             .unwrap();

@@ -20,6 +20,7 @@ use crate::netmodel::{Network, NodeId};
 use crate::queue::EventQueue;
 use crate::relays::Directory;
 use crate::report::CircuitRecord;
+use crate::run::RunOutput;
 use crate::scenario::Scenario;
 
 pub(crate) use origin::Client;
@@ -105,6 +106,8 @@ pub(crate) struct World<'s> {
     /// When the last circuit finished (stale timers may run later).
     last_finish: SimTime,
     events: u64,
+    /// CREATE handshakes relays completed.
+    handshakes: u64,
 }
 
 /// Response bytes an exit offers a stream in one write.
@@ -133,6 +136,7 @@ impl<'s> World<'s> {
             records: Vec::new(),
             last_finish: SimTime::ZERO,
             events: 0,
+            handshakes: 0,
         };
         world.add_clients();
         Ok(world)
@@ -144,8 +148,13 @@ impl<'s> World<'s> {
     pub(crate) fn run(
         mut self,
         progress: &mut dyn FnMut(usize, usize),
-    ) -> Result<(Vec<CircuitRecord>, u64, SimTime), SimError> {
-        let total = self.scenario.clients.count * self.scenario.clients.circuits;
+    ) -> Result<RunOutput, SimError> {
+        let total = self
+            .clients
+            .iter()
+            .filter_map(|c| self.scenario.clients.classes.get(c.class()))
+            .map(|c| c.circuits)
+            .sum();
         let mut done = 0;
         while let Some((at, event)) = self.queue.pop() {
             self.now = at;
@@ -158,12 +167,28 @@ impl<'s> World<'s> {
         }
         self.record_unfinished();
         progress(self.records.len(), total);
-        Ok((self.records, self.events, self.last_finish))
+        Ok(RunOutput {
+            client_classes: self.clients.iter().map(Client::class).collect(),
+            circuits: self.records,
+            events: self.events,
+            end: self.last_finish,
+            handshakes: self.handshakes,
+            dir: self.dir,
+        })
     }
 
     fn handle(&mut self, event: Event) -> Result<(), SimError> {
         match event {
-            Event::ClientStart { client } => self.start_circuit(client),
+            Event::ClientStart { client } => {
+                if self
+                    .scenario
+                    .duration_ns
+                    .is_some_and(|d| self.now.as_nanos() > d)
+                {
+                    return Ok(());
+                }
+                self.start_circuit(client)
+            }
             Event::Arrive { from, to, cell } => {
                 let at = self.net.receive(self.now, to);
                 self.queue.push(at, Event::Receive { from, to, cell });
@@ -266,6 +291,7 @@ impl<'s> World<'s> {
         let identity = keys.identity.public();
         match RelayCircuit::accept_create(eph, &identity, &[&keys.onion], cell) {
             Ok((circuit, created)) => {
+                self.handshakes += 1;
                 let owner = self.owner_of(from, cell.circ_id);
                 let h = self.hops.len();
                 self.hops.push(Some(Hop {
@@ -395,7 +421,14 @@ impl<'s> World<'s> {
     /// invariant, writes the response, ends the stream once it is all
     /// written. Returns whether anything was done.
     fn serve_streams(&mut self, h: usize) -> Result<bool, SimError> {
-        let response = self.scenario.clients.response_bytes;
+        let owner = self
+            .hops
+            .get(h)
+            .and_then(Option::as_ref)
+            .and_then(|hop| hop.owner);
+        let response = owner
+            .and_then(|o| self.class_of(o.client))
+            .map_or(0, |c| c.response_bytes);
         let Some(hop) = self.hops.get_mut(h).and_then(Option::as_mut) else {
             return Ok(false);
         };

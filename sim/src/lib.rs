@@ -4,40 +4,49 @@
 //! scenario and one seed always give the same bytes of output.
 //!
 //! Pure: it never depends on tokio, sockets, `warren-net`, clock reads or the
-//! OS RNG. Scenario text goes in ([`Scenario::from_toml`]); [`Results`] and
-//! their CSV and JSON text come out ([`run`]); the caller writes files and
+//! OS RNG. Scenario text goes in ([`Scenario::from_toml`]); a [`Report`] and
+//! its CSV and JSON text come out ([`run`]); the caller writes files and
 //! measures wall time.
 //!
 //! * [`clock`], [`queue`], [`rng`]: virtual time, the (time, sequence)
 //!   ordered event queue, the seeded ChaCha20 RNG.
 //! * [`netmodel`]: bandwidth, latency and loss between nodes.
 //! * [`relays`]: relays with real keys and descriptors; path selection.
-//! * `engine`: the event loop over the real circuit machines.
+//! * `engine`: the cell level's event loop over the real circuit machines.
+//! * `circuit_level`, [`paths`], [`flows`]: the circuit level (docs/sim.md
+//!   §10): real path selection and guard sets, modelled handshakes, traffic
+//!   as flows sharing the relays' bandwidth.
+//! * [`adversary`]: relays run by one adversary, and what it saw (§9).
 //! * [`invariant`]: the anonymity check on every circuit.
 //! * [`report`]: per-circuit records and the summary.
 //! * [`plot`]: SVG plots of the results.
 #![forbid(unsafe_code)]
 
+pub mod adversary;
+mod circuit_level;
 pub mod clock;
 mod engine;
 pub mod error;
+pub mod flows;
 pub mod invariant;
 pub mod netmodel;
+pub mod paths;
 pub mod plot;
 pub mod queue;
 pub mod relays;
 pub mod report;
 pub mod rng;
+mod run;
 pub mod scenario;
 
 pub use clock::SimTime;
 pub use error::SimError;
 pub use plot::{Plot, PlotError, plots};
-pub use report::{CircuitRecord, Outcome, Results, Summary};
-pub use scenario::Scenario;
+pub use report::{CircuitRecord, Outcome, Report, Results, Summary};
+pub use scenario::{Fidelity, Scenario};
 
 /// Runs `scenario` with `seed`.
-pub fn run(scenario: &Scenario, seed: u64) -> Result<Results, SimError> {
+pub fn run(scenario: &Scenario, seed: u64) -> Result<Report, SimError> {
     run_with_progress(scenario, seed, |_, _| {})
 }
 
@@ -47,13 +56,36 @@ pub fn run_with_progress(
     scenario: &Scenario,
     seed: u64,
     mut progress: impl FnMut(usize, usize),
-) -> Result<Results, SimError> {
-    let world = engine::World::new(scenario, seed)?;
-    let (circuits, events, end) = world.run(&mut progress)?;
-    Ok(Results {
+) -> Result<Report, SimError> {
+    let out = match scenario.fidelity {
+        Fidelity::Cell => engine::World::new(scenario, seed)?.run(&mut progress)?,
+        Fidelity::Circuit => circuit_level::World::new(scenario, seed)?.run(&mut progress)?,
+    };
+    let adversary = scenario.adversary.as_ref().map(|spec| {
+        let owned = adversary::choose(spec, out.dir.statuses(), seed);
+        adversary::assess(
+            owned,
+            out.dir.statuses(),
+            &out.circuits,
+            scenario.clients.count,
+        )
+    });
+    let results = Results {
         seed,
-        circuits,
-        events,
-        simulated_ns: end.as_nanos(),
+        events: out.events,
+        simulated_ns: out.end.as_nanos(),
+        circuits: out.circuits,
+    };
+    Ok(Report {
+        results,
+        handshakes: out.handshakes,
+        class_names: scenario
+            .clients
+            .classes
+            .iter()
+            .map(|c| c.name.clone())
+            .collect(),
+        client_classes: out.client_classes,
+        adversary,
     })
 }

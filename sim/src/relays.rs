@@ -18,7 +18,7 @@ use crate::rng::{uniform, weighted_index};
 use crate::scenario::Scenario;
 
 /// The simulated Unix time at which descriptors are published.
-const PUBLISHED: u64 = 1_700_000_000;
+pub const PUBLISHED: u64 = 1_700_000_000;
 /// How long the onion-key certificates are valid, in seconds.
 const CERT_LIFETIME: u64 = 28 * 24 * 3600;
 /// The port every simulated stream asks for.
@@ -81,6 +81,11 @@ impl Directory {
     /// The relays, in scenario order.
     pub fn relays(&self) -> &[SimRelay] {
         &self.relays
+    }
+
+    /// The relays' directory entries, in scenario order.
+    pub fn statuses(&self) -> &[RelayStatus] {
+        &self.statuses
     }
 
     /// The relay with `identity`.

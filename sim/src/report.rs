@@ -7,6 +7,8 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
+use crate::adversary::{AdversaryReport, AdversaryResults};
+
 /// How a circuit ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
@@ -60,6 +62,23 @@ pub struct Results {
     pub simulated_ns: u64,
 }
 
+/// A run's [`Results`] with what is known of its clients and its
+/// adversary: the three files of a run (`circuits.csv`, `clients.csv`,
+/// `summary.json`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Report {
+    /// The circuits and the run's figures.
+    pub results: Results,
+    /// Circuit handshakes done by relays.
+    pub handshakes: u64,
+    /// The names of the scenario's client classes.
+    pub class_names: Vec<String>,
+    /// Each client's class (an index into `class_names`).
+    pub client_classes: Vec<usize>,
+    /// The adversary's relays and what they saw, if the scenario has one.
+    pub adversary: Option<AdversaryResults>,
+}
+
 /// The median and 90th percentile of one measure.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Spread {
@@ -90,6 +109,12 @@ pub struct Summary {
     pub events: u64,
     /// Simulated seconds until the last circuit finished.
     pub simulated_s: f64,
+    /// Circuit handshakes done by relays.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub handshakes: Option<u64>,
+    /// What the adversary saw (docs/sim.md §9), if there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub adversary: Option<AdversaryReport>,
 }
 
 fn as_f64(x: u64) -> f64 {
@@ -99,7 +124,7 @@ fn as_f64(x: u64) -> f64 {
 }
 
 /// The nearest-rank median and 90th percentile of `values`.
-fn spread(mut values: Vec<f64>) -> Option<Spread> {
+pub(crate) fn spread(mut values: Vec<f64>) -> Option<Spread> {
     values.sort_by(f64::total_cmp);
     let rank = |q: usize| {
         let i = (values.len() * q).div_ceil(100).saturating_sub(1);
@@ -143,6 +168,8 @@ impl Results {
             ),
             events: self.events,
             simulated_s: as_f64(self.simulated_ns) / 1e9,
+            handshakes: None,
+            adversary: None,
         }
     }
 
@@ -180,11 +207,101 @@ impl Results {
 
     /// `summary.json`: the summary, pretty-printed.
     pub fn summary_json(&self) -> String {
-        let mut json = serde_json::to_string_pretty(&self.summary())
-            .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
-        json.push('\n');
-        json
+        pretty(&self.summary())
     }
+}
+
+impl Report {
+    /// The summary of the run, with its handshakes and its adversary.
+    pub fn summary(&self) -> Summary {
+        Summary {
+            handshakes: Some(self.handshakes),
+            adversary: self.adversary.as_ref().map(|a| a.report.clone()),
+            ..self.results.summary()
+        }
+    }
+
+    /// `circuits.csv` (see [`Results::circuits_csv`]).
+    pub fn circuits_csv(&self) -> String {
+        self.results.circuits_csv()
+    }
+
+    /// `clients.csv`: a header and one line per client, times in µs: its
+    /// class, circuits, completed circuits, the median (nearest rank) build
+    /// time and TTFB of its circuits, response bytes received, and when its
+    /// first circuit with the adversary at both ends started.
+    pub fn clients_csv(&self) -> String {
+        #[derive(Default)]
+        struct Tally {
+            circuits: usize,
+            completed: usize,
+            builds: Vec<u64>,
+            ttfbs: Vec<u64>,
+            bytes: u64,
+        }
+        let mut tallies: Vec<Tally> = Vec::new();
+        tallies.resize_with(self.client_classes.len(), Tally::default);
+        for c in &self.results.circuits {
+            let Some(t) = tallies.get_mut(c.client) else {
+                continue;
+            };
+            t.circuits += 1;
+            t.completed += usize::from(c.outcome == Outcome::Complete);
+            t.builds.extend(c.build_ns);
+            t.ttfbs.extend(c.ttfb_ns);
+            t.bytes += c.bytes;
+        }
+        let us = |ns: Option<u64>| {
+            ns.map(|ns| format!("{:.3}", as_f64(ns) / 1e3))
+                .unwrap_or_default()
+        };
+        let mut out = String::from(
+            "client,class,circuits,completed,median_build_us,median_ttfb_us,bytes,compromised_at_us\n",
+        );
+        for (client, t) in tallies.iter_mut().enumerate() {
+            let class = self
+                .client_classes
+                .get(client)
+                .and_then(|&k| self.class_names.get(k))
+                .map_or("", String::as_str);
+            let compromised = self
+                .adversary
+                .as_ref()
+                .and_then(|a| a.compromised_at_ns.get(client).copied().flatten());
+            // Writing to a String cannot fail.
+            let _ = writeln!(
+                out,
+                "{client},{class},{},{},{},{},{},{}",
+                t.circuits,
+                t.completed,
+                us(median(&mut t.builds)),
+                us(median(&mut t.ttfbs)),
+                t.bytes,
+                us(compromised),
+            );
+        }
+        out
+    }
+
+    /// `summary.json`: the summary, pretty-printed.
+    pub fn summary_json(&self) -> String {
+        pretty(&self.summary())
+    }
+}
+
+/// `summary` as pretty-printed JSON, with a final newline.
+fn pretty(summary: &Summary) -> String {
+    let mut json =
+        serde_json::to_string_pretty(summary).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
+    json.push('\n');
+    json
+}
+
+/// The nearest-rank median of `values`.
+fn median(values: &mut [u64]) -> Option<u64> {
+    values.sort_unstable();
+    let i = values.len().div_ceil(2).checked_sub(1)?;
+    values.get(i).copied()
 }
 
 impl fmt::Display for Summary {
@@ -208,7 +325,27 @@ impl fmt::Display for Summary {
             median: s.median / 1e6,
             p90: s.p90 / 1e6,
         });
-        line(f, "throughput", mb, "MB/s")
+        line(f, "throughput", mb, "MB/s")?;
+        if let Some(a) = &self.adversary {
+            writeln!(
+                f,
+                "adversary: {} relays ({:.4} of guard weight, {:.4} of exit weight); \
+                 {} of {} circuits compromised ({:.6}, expected {:.6}); \
+                 {} of {} clients ({:.6})",
+                a.relays,
+                a.guard_weight_share,
+                a.exit_weight_share,
+                a.compromised_circuits,
+                a.circuits,
+                a.circuit_share,
+                a.expected_circuit_share,
+                a.compromised_clients,
+                a.clients,
+                a.client_share,
+            )?;
+            line(f, "time to first compromise", a.first_compromise_s, "s")?;
+        }
+        Ok(())
     }
 }
 

@@ -11,6 +11,14 @@ use toml::Spanned;
 
 use crate::error::SimError;
 
+mod adversary;
+mod clients;
+
+use adversary::RawAdversary;
+pub use adversary::{AdversarySpec, Amount, Role};
+use clients::RawClients;
+pub use clients::{ClientClass, ClientSpec, Traffic};
+
 /// One region: where a share of the nodes sits.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Region {
@@ -53,26 +61,6 @@ pub struct RelaySpec {
     pub classes: Vec<BandwidthClass>,
 }
 
-/// The clients and what each does.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ClientSpec {
-    /// How many.
-    pub count: usize,
-    /// Upload bandwidth of each, bytes per second.
-    pub up: u64,
-    /// Download bandwidth of each, bytes per second.
-    pub down: u64,
-    /// Circuits each builds, one after the other.
-    pub circuits: usize,
-    /// Mean of the exponential pause between one circuit's end and the
-    /// next one's start, in nanoseconds.
-    pub think_time_ns: u64,
-    /// Bytes the exit sends back on each circuit's stream.
-    pub response_bytes: u64,
-    /// Clients start at uniform times in `[0, start_spread_ns)`.
-    pub start_spread_ns: u64,
-}
-
 /// The modelled costs of relay work.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Costs {
@@ -84,11 +72,27 @@ pub struct Costs {
     pub build_timeout: Duration,
 }
 
+/// The level of fidelity of a run (docs/sim.md §1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Fidelity {
+    /// Every cell through the real circuit machines (docs/sim.md §4).
+    #[default]
+    Cell,
+    /// Circuits and flows, for Tor-sized networks (docs/sim.md §10).
+    Circuit,
+}
+
 /// A checked scenario.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Scenario {
     /// The seed used when the command line gives none.
     pub seed: u64,
+    /// The level of fidelity.
+    pub fidelity: Fidelity,
+    /// No client starts a circuit or a request after this much simulated
+    /// time, in nanoseconds; the work in flight finishes.
+    pub duration_ns: Option<u64>,
     /// The regions, in file order.
     pub regions: Vec<Region>,
     /// The paths between regions, keyed by region indices `(a, b)`, `a <= b`.
@@ -99,6 +103,8 @@ pub struct Scenario {
     pub clients: ClientSpec,
     /// The modelled costs.
     pub costs: Costs,
+    /// The adversary, if any.
+    pub adversary: Option<AdversarySpec>,
 }
 
 impl Scenario {
@@ -121,6 +127,16 @@ impl Scenario {
     }
 }
 
+/// A client's class, drawn by the classes' shares (no draw when there is
+/// only one, so that a one-class scenario's runs do not depend on it).
+pub fn draw_class(spec: &ClientSpec, rng: &mut rand_chacha::ChaCha20Rng) -> usize {
+    if spec.classes.len() < 2 {
+        return 0;
+    }
+    let weights: Vec<f64> = spec.classes.iter().map(|c| c.share).collect();
+    crate::rng::weighted_index(rng, &weights).unwrap_or(0)
+}
+
 /// 1-based line and column of byte `offset` in `text`.
 fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let before = text.get(..offset).unwrap_or(text);
@@ -134,12 +150,16 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
 struct RawScenario {
     #[serde(default = "default_seed")]
     seed: u64,
+    #[serde(default)]
+    fidelity: Fidelity,
+    duration_s: Option<Spanned<f64>>,
     regions: Spanned<Vec<RawRegion>>,
     links: Vec<RawLink>,
     relays: RawRelays,
     clients: RawClients,
     #[serde(default)]
     costs: RawCosts,
+    adversary: Option<RawAdversary>,
 }
 
 fn default_seed() -> u64 {
@@ -181,19 +201,6 @@ struct RawClass {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RawClients {
-    count: Spanned<usize>,
-    up: Spanned<u64>,
-    down: Spanned<u64>,
-    circuits: Spanned<usize>,
-    think_time_ms: Spanned<f64>,
-    response_bytes: Spanned<u64>,
-    #[serde(default = "zero")]
-    start_spread_ms: Spanned<f64>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct RawCosts {
     #[serde(default = "default_cell_us")]
     cell_us: Spanned<f64>,
@@ -203,7 +210,7 @@ struct RawCosts {
     build_timeout_ms: Spanned<f64>,
 }
 
-fn zero() -> Spanned<f64> {
+pub(crate) fn zero() -> Spanned<f64> {
     Spanned::new(0..0, 0.0)
 }
 
@@ -304,11 +311,22 @@ impl Checker<'_> {
     fn scenario(&self, raw: RawScenario) -> Result<Scenario, SimError> {
         let regions = self.regions(&raw.regions)?;
         let links = self.links(&raw.links, &regions)?;
+        let duration_ns = match &raw.duration_s {
+            Some(d) => Some(self.nanos(d, "duration_s", 1e9)?),
+            None => None,
+        };
         Ok(Scenario {
             seed: raw.seed,
+            fidelity: raw.fidelity,
+            duration_ns,
             relays: self.relays(&raw.relays)?,
-            clients: self.clients(&raw.clients)?,
+            clients: self.clients(&raw.clients, raw.fidelity)?,
             costs: self.costs(&raw.costs)?,
+            adversary: raw
+                .adversary
+                .as_ref()
+                .map(|a| self.adversary(a))
+                .transpose()?,
             regions,
             links,
         })
@@ -405,26 +423,6 @@ impl Checker<'_> {
             exit_share: self.share(&raw.exit_share, "relays.exit_share", true)?,
             classes,
         })
-    }
-
-    fn clients(&self, raw: &RawClients) -> Result<ClientSpec, SimError> {
-        Ok(ClientSpec {
-            count: self.count(&raw.count, "clients.count", 1)?,
-            up: self.bandwidth(&raw.up, "clients.up")?,
-            down: self.bandwidth(&raw.down, "clients.down")?,
-            circuits: self.count(&raw.circuits, "clients.circuits", 1)?,
-            think_time_ns: self.nanos(&raw.think_time_ms, "clients.think_time_ms", 1e6)?,
-            response_bytes: self.response(&raw.response_bytes)?,
-            start_spread_ns: self.nanos(&raw.start_spread_ms, "clients.start_spread_ms", 1e6)?,
-        })
-    }
-
-    fn response(&self, v: &Spanned<u64>) -> Result<u64, SimError> {
-        if *v.get_ref() == 0 {
-            let problem = "the exit must send at least 1 byte".into();
-            return self.fail(v.span(), "clients.response_bytes", problem);
-        }
-        Ok(*v.get_ref())
     }
 
     fn costs(&self, raw: &RawCosts) -> Result<Costs, SimError> {

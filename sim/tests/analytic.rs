@@ -36,7 +36,7 @@ fn one_region_text(cell_us: u64, handshake_us: u64) -> String {
 
 #[test]
 fn with_no_costs_times_are_sums_of_link_latencies() {
-    let results = run(&one_region(0, 0), 9).expect("run");
+    let results = run(&one_region(0, 0), 9).expect("run").results;
     let [c] = results.circuits.as_slice() else {
         panic!("one circuit expected: {:?}", results.circuits);
     };
@@ -51,7 +51,7 @@ fn with_no_costs_times_are_sums_of_link_latencies() {
 #[test]
 fn relay_costs_add_per_cell_and_per_handshake() {
     let (cell, handshake) = (2_000, 150_000);
-    let results = run(&one_region(2, 150), 9).expect("run");
+    let results = run(&one_region(2, 150), 9).expect("run").results;
     let [c] = results.circuits.as_slice() else {
         panic!("one circuit expected: {:?}", results.circuits);
     };
@@ -68,7 +68,7 @@ fn a_hop_slower_than_the_build_timeout_fails_the_circuit() {
     let text = one_region_text(0, 0).replace("latency_ms = 7", "latency_ms = 600")
         + "build_timeout_ms = 1000\n";
     let scenario = Scenario::from_toml(&text).expect("scenario parses");
-    let results = run(&scenario, 9).expect("run");
+    let results = run(&scenario, 9).expect("run").results;
     let [c] = results.circuits.as_slice() else {
         panic!("one circuit expected: {:?}", results.circuits);
     };

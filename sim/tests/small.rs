@@ -22,9 +22,10 @@ fn the_small_scenario_is_deterministic_and_completes() {
     let b = run(&scenario, 1).expect("run 1 again");
     assert_eq!(a.circuits_csv(), b.circuits_csv());
     assert_eq!(a.summary_json(), b.summary_json());
-    let expected = scenario.clients.count * scenario.clients.circuits;
-    assert_eq!(a.circuits.len(), expected);
+    let expected = scenario.clients.count * scenario.clients.classes[0].circuits;
+    assert_eq!(a.results.circuits.len(), expected);
     let complete = a
+        .results
         .circuits
         .iter()
         .filter(|c| c.outcome == Outcome::Complete)

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::Context;
-use warren_sim::{Plot, Results, Scenario};
+use warren_sim::{Plot, Report, Scenario};
 
 /// Arguments of `warren sim`.
 #[derive(Debug, clap::Args)]
@@ -17,7 +17,7 @@ pub(crate) struct Args {
     /// The run's seed; defaults to the scenario's `seed`.
     #[arg(long)]
     seed: Option<u64>,
-    /// The directory for circuits.csv, summary.json and the SVG plots
+    /// The directory for circuits.csv, clients.csv, summary.json and the SVG plots
     /// (created if missing).
     #[arg(long, value_name = "DIR")]
     out: PathBuf,
@@ -34,7 +34,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
         .with_context(|| format!("creating the output directory {}", args.out.display()))?;
     let started = Instant::now();
     let mut progress = Progress::new();
-    let results = warren_sim::run_with_progress(&scenario, seed, |done, total| {
+    let report = warren_sim::run_with_progress(&scenario, seed, |done, total| {
         progress.show(done, total);
     })
     .with_context(|| format!("{path}, seed {seed}"))?;
@@ -45,15 +45,16 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
         .scenario
         .file_stem()
         .map_or_else(|| path.to_string(), |s| s.to_string_lossy().into_owned());
-    let plots = warren_sim::plots(&results, &name)?;
-    write_results(&args.out, &results, &plots)?;
-    print_summary(&args.out, &results, &plots, wall)
+    let plots = warren_sim::plots(&report.results, &name)?;
+    write_results(&args.out, &report, &plots)?;
+    print_summary(&args.out, &report, &plots, wall)
 }
 
-fn write_results(out: &Path, results: &Results, plots: &[Plot]) -> anyhow::Result<()> {
+fn write_results(out: &Path, report: &Report, plots: &[Plot]) -> anyhow::Result<()> {
     let texts = [
-        ("circuits.csv", results.circuits_csv()),
-        ("summary.json", results.summary_json()),
+        ("circuits.csv", report.circuits_csv()),
+        ("summary.json", report.summary_json()),
+        ("clients.csv", report.clients_csv()),
     ];
     let texts = texts.iter().map(|(name, text)| (*name, text.as_str()));
     let svgs = plots.iter().map(|p| (p.file, p.svg.as_str()));
@@ -64,17 +65,17 @@ fn write_results(out: &Path, results: &Results, plots: &[Plot]) -> anyhow::Resul
     Ok(())
 }
 
-fn print_summary(out: &Path, results: &Results, plots: &[Plot], wall_s: f64) -> anyhow::Result<()> {
+fn print_summary(out: &Path, report: &Report, plots: &[Plot], wall_s: f64) -> anyhow::Result<()> {
     // Events per wall-clock second: the simulator's speed on this machine.
     #[expect(clippy::cast_precision_loss, reason = "a rate for display")]
-    let rate = results.events as f64 / wall_s.max(1e-9);
+    let rate = report.results.events as f64 / wall_s.max(1e-9);
     let mut stdout = std::io::stdout().lock();
-    write!(stdout, "{}", results.summary())
+    write!(stdout, "{}", report.summary())
         .and_then(|()| writeln!(stdout, "wall time: {wall_s:.3} s, {rate:.0} events/s"))
         .and_then(|()| {
             writeln!(
                 stdout,
-                "wrote {0}/circuits.csv and {0}/summary.json",
+                "wrote {0}/circuits.csv, {0}/clients.csv and {0}/summary.json",
                 out.display()
             )
         })

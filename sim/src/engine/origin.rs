@@ -16,6 +16,7 @@ use crate::netmodel::NodeId;
 use crate::relays::STREAM_PORT;
 use crate::report::{CircuitRecord, Outcome};
 use crate::rng::{exponential_ns, uniform, weighted_index};
+use crate::scenario::ClientClass;
 
 /// The host every simulated stream asks the exit for.
 const STREAM_HOST: &str = "sim.example";
@@ -23,6 +24,8 @@ const STREAM_HOST: &str = "sim.example";
 /// One client and its circuit in progress.
 pub(crate) struct Client {
     node: NodeId,
+    /// Its class in `scenario.clients.classes`.
+    class: usize,
     started: usize,
     active: Option<Active>,
     /// The earliest timer event scheduled for this client.
@@ -33,6 +36,11 @@ impl Client {
     /// The number of the circuit in progress.
     pub(crate) fn active_number(&self) -> Option<usize> {
         self.active.as_ref().map(|a| a.number)
+    }
+
+    /// Its class in `scenario.clients.classes`.
+    pub(crate) fn class(&self) -> usize {
+        self.class
     }
 }
 
@@ -59,6 +67,7 @@ impl World<'_> {
         let weights: Vec<f64> = self.scenario.regions.iter().map(|r| r.share).collect();
         for client in 0..spec.count {
             let region = weighted_index(&mut self.rng, &weights).unwrap_or(0);
+            let class = crate::scenario::draw_class(spec, &mut self.rng);
             let node = self.net.add_node(region, spec.up, spec.down);
             #[expect(
                 clippy::cast_possible_truncation,
@@ -69,6 +78,7 @@ impl World<'_> {
             let start = (uniform(&mut self.rng) * spec.start_spread_ns as f64) as u64;
             self.clients.push(Client {
                 node,
+                class,
                 started: 0,
                 active: None,
                 timer: None,
@@ -227,8 +237,8 @@ impl World<'_> {
     /// Reads what has arrived on the stream; finishes the circuit once the
     /// whole response is in, or the stream ended short.
     fn read_response(&mut self, client: usize, id: StreamId) -> Result<(), SimError> {
-        let want = self.scenario.clients.response_bytes;
         let now = self.now;
+        let want = self.class_of(client).map_or(0, |c| c.response_bytes);
         let Some(a) = self.clients.get_mut(client).and_then(|c| c.active.as_mut()) else {
             return Ok(());
         };
@@ -259,8 +269,9 @@ impl World<'_> {
 
     /// Records the circuit, tears it down and schedules the next one.
     fn finish(&mut self, client: usize, outcome: Outcome) -> Result<(), SimError> {
-        let think = self.scenario.clients.think_time_ns;
-        let circuits = self.scenario.clients.circuits;
+        let (think, circuits) = self
+            .class_of(client)
+            .map_or((0, 0), |c| (c.think_time_ns, c.circuits));
         let pause = exponential_ns(&mut self.rng, think);
         let now = self.now;
         let Some(c) = self.clients.get_mut(client) else {
@@ -328,6 +339,12 @@ impl World<'_> {
             client_node,
             exit,
         )
+    }
+
+    /// Client `client`'s class.
+    pub(super) fn class_of(&self, client: usize) -> Option<&ClientClass> {
+        let class = self.clients.get(client)?.class;
+        self.scenario.clients.classes.get(class)
     }
 
     fn active_of(&mut self, owner: Owner) -> Option<&mut Active> {

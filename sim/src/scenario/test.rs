@@ -35,7 +35,10 @@ fn a_good_scenario_gets_its_defaults() {
     let s = Scenario::from_toml(GOOD).unwrap();
     assert_eq!(s.seed, 1);
     assert_eq!(s.link(0, 0).unwrap().latency_ns, 5_000_000);
-    assert_eq!(s.clients.think_time_ns, 1_500_000);
+    assert_eq!(s.clients.classes.len(), 1);
+    assert_eq!(s.clients.classes[0].think_time_ns, 1_500_000);
+    assert_eq!(s.clients.classes[0].traffic, Traffic::Web);
+    assert_eq!(s.fidelity, Fidelity::Cell);
     assert_eq!(s.clients.start_spread_ns, 0);
     assert_eq!(s.costs.cell_ns, 300);
     assert_eq!(s.costs.handshake_ns, 150_000);

@@ -1,0 +1,203 @@
+//! The adversary (docs/sim.md §9): one party runs a share of the relays of
+//! some positions, by count or by bandwidth. As TorPS reports, the run
+//! tells how many circuits and clients had an adversary relay at both ends
+//! (guard and exit), and when each client was first compromised.
+
+use rand_chacha::ChaCha20Rng;
+use rand_core::{Rng, SeedableRng};
+use serde::Serialize;
+use warren_directory::RelayStatus;
+use warren_directory::path::{self, Position};
+
+use crate::relays::STREAM_PORT;
+use crate::report::{CircuitRecord, Spread, spread};
+use crate::scenario::{AdversarySpec, Amount, Role};
+
+/// The RNG stream the adversary's relays are drawn from: apart from the
+/// run's (stream 0), so that adding an adversary changes no other draw.
+const ADVERSARY_STREAM: u64 = 1;
+
+/// Whether `s` can hold `role` for the simulated streams.
+pub fn holds(s: &RelayStatus, role: Role) -> bool {
+    match role {
+        Role::Guard => path::suitable(s, Position::Guard),
+        Role::Middle => path::suitable(s, Position::Middle),
+        Role::Exit => {
+            path::suitable(s, Position::Exit) && s.info.exit_summary.allows_port(STREAM_PORT)
+        }
+    }
+}
+
+/// A relay's selection weight, as path selection counts it.
+fn weight(s: &RelayStatus) -> f64 {
+    #[expect(clippy::cast_precision_loss, reason = "a share, not an amount")]
+    let w = s.bandwidth.max(1) as f64;
+    w
+}
+
+/// The share of `role`'s selection weight held by the relays `owned`.
+pub fn weight_share(statuses: &[RelayStatus], owned: &[bool], role: Role) -> f64 {
+    let (mut mine, mut all) = (0.0, 0.0);
+    for (s, o) in statuses.iter().zip(owned) {
+        if holds(s, role) {
+            all += weight(s);
+            if *o {
+                mine += weight(s);
+            }
+        }
+    }
+    if all > 0.0 { mine / all } else { 0.0 }
+}
+
+/// Picks the adversary's relays among `statuses` (scenario order): for
+/// each role, relays that can hold it, in an order drawn from the seed,
+/// until the adversary's share of the role (by count or by weight, counting
+/// relays it already runs) reaches the scenario's. Returns, per relay,
+/// whether the adversary runs it.
+pub fn choose(spec: &AdversarySpec, statuses: &[RelayStatus], seed: u64) -> Vec<bool> {
+    let mut rng = ChaCha20Rng::seed_from_u64(seed);
+    rng.set_stream(ADVERSARY_STREAM);
+    let mut owned = vec![false; statuses.len()];
+    for &role in &spec.roles {
+        let mut order: Vec<usize> = (0..statuses.len())
+            .filter(|&i| statuses.get(i).is_some_and(|s| holds(s, role)))
+            .collect();
+        // Fisher–Yates; the modulo bias of 64 bits over a few thousand
+        // relays is below 2^-50.
+        for i in (1..order.len()).rev() {
+            let j = usize::try_from(rng.next_u64() % (i as u64 + 1)).unwrap_or(0);
+            order.swap(i, j);
+        }
+        let (target, by_weight) = match spec.amount {
+            Amount::Count(x) => (x, false),
+            Amount::Bandwidth(x) => (x, true),
+        };
+        let measure = |i: usize| {
+            statuses
+                .get(i)
+                .map_or(0.0, |s| if by_weight { weight(s) } else { 1.0 })
+        };
+        let total: f64 = order.iter().map(|&i| measure(i)).sum();
+        let mut mine: f64 = order
+            .iter()
+            .filter(|&&i| owned.get(i).copied().unwrap_or(false))
+            .map(|&i| measure(i))
+            .sum();
+        for &i in &order {
+            if total <= 0.0 || mine / total >= target {
+                break;
+            }
+            if let Some(o) = owned.get_mut(i).filter(|o| !**o) {
+                *o = true;
+                mine += measure(i);
+            }
+        }
+    }
+    owned
+}
+
+/// What the adversary saw in a run (`summary.json`'s `adversary`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AdversaryReport {
+    /// Relays it runs.
+    pub relays: usize,
+    /// Its share of the guard position's selection weight.
+    pub guard_weight_share: f64,
+    /// Its share of the exit position's selection weight.
+    pub exit_weight_share: f64,
+    /// Their product: the share of circuits with both ends its own if each
+    /// circuit picked its guard afresh.
+    pub expected_circuit_share: f64,
+    /// Circuits of the run.
+    pub circuits: usize,
+    /// Circuits with its guard.
+    pub guard_circuits: usize,
+    /// Circuits with its exit.
+    pub exit_circuits: usize,
+    /// Circuits with its guard and its exit.
+    pub compromised_circuits: usize,
+    /// `compromised_circuits / circuits`.
+    pub circuit_share: f64,
+    /// Clients of the run.
+    pub clients: usize,
+    /// Clients with at least one compromised circuit.
+    pub compromised_clients: usize,
+    /// `compromised_clients / clients`: compromised by the end of the run.
+    pub client_share: f64,
+    /// Time to first compromise of the compromised clients, in seconds
+    /// (the start of their first compromised circuit).
+    pub first_compromise_s: Option<Spread>,
+}
+
+/// The adversary's relays and what they saw.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AdversaryResults {
+    /// Per relay (scenario order), whether the adversary runs it.
+    pub owned: Vec<bool>,
+    /// Per client, when its first compromised circuit started (ns).
+    pub compromised_at_ns: Vec<Option<u64>>,
+    /// The figures.
+    pub report: AdversaryReport,
+}
+
+fn ratio(a: usize, b: usize) -> f64 {
+    #[expect(clippy::cast_precision_loss, reason = "a share")]
+    let r = if b == 0 { 0.0 } else { a as f64 / b as f64 };
+    r
+}
+
+/// Counts the circuits of `records` (from a run of `clients` clients over
+/// `statuses`) that had the adversary `owned` at their ends.
+pub fn assess(
+    owned: Vec<bool>,
+    statuses: &[RelayStatus],
+    records: &[CircuitRecord],
+    clients: usize,
+) -> AdversaryResults {
+    let mine = |r: usize| owned.get(r).copied().unwrap_or(false);
+    let mut compromised_at_ns: Vec<Option<u64>> = vec![None; clients];
+    let (mut guard_circuits, mut exit_circuits, mut compromised) = (0, 0, 0);
+    for c in records {
+        let [guard, _, exit] = c.path;
+        guard_circuits += usize::from(mine(guard));
+        exit_circuits += usize::from(mine(exit));
+        if mine(guard) && mine(exit) {
+            compromised += 1;
+            if let Some(at) = compromised_at_ns.get_mut(c.client) {
+                *at = Some(at.map_or(c.start_ns, |t| t.min(c.start_ns)));
+            }
+        }
+    }
+    let firsts: Vec<f64> = compromised_at_ns
+        .iter()
+        .flatten()
+        .map(|&ns| {
+            #[expect(clippy::cast_precision_loss, reason = "reporting")]
+            let s = ns as f64 / 1e9;
+            s
+        })
+        .collect();
+    let compromised_clients = firsts.len();
+    let guard_weight_share = weight_share(statuses, &owned, Role::Guard);
+    let exit_weight_share = weight_share(statuses, &owned, Role::Exit);
+    let report = AdversaryReport {
+        relays: owned.iter().filter(|o| **o).count(),
+        guard_weight_share,
+        exit_weight_share,
+        expected_circuit_share: guard_weight_share * exit_weight_share,
+        circuits: records.len(),
+        guard_circuits,
+        exit_circuits,
+        compromised_circuits: compromised,
+        circuit_share: ratio(compromised, records.len()),
+        clients,
+        compromised_clients,
+        client_share: ratio(compromised_clients, clients),
+        first_compromise_s: spread(firsts),
+    };
+    AdversaryResults {
+        owned,
+        compromised_at_ns,
+        report,
+    }
+}

@@ -1,0 +1,411 @@
+//! The circuit level of fidelity (docs/sim.md §10): circuits are built by
+//! the directory's path selection and each client's real guard set, their
+//! build time is the round trips of the handshakes plus the modelled relay
+//! costs, and responses are flows that share the relays' bandwidth
+//! ([`crate::flows`]). No cell is made; a run of a Tor-sized network takes
+//! seconds.
+
+use rand_chacha::ChaCha20Rng;
+use warren_directory::GuardSet;
+
+use crate::clock::SimTime;
+use crate::error::SimError;
+use crate::flows::{Due, Flows};
+use crate::netmodel::{Network, NodeId};
+use crate::paths::{PathSelector, unix_time};
+use crate::queue::EventQueue;
+use crate::relays::Directory;
+use crate::report::{CircuitRecord, Outcome};
+use crate::rng::{exponential_ns, uniform, weighted_index};
+use crate::run::RunOutput;
+use crate::scenario::{ClientClass, Scenario, draw_class};
+
+/// What happens at one instant.
+enum Event {
+    /// The client starts its next circuit.
+    Start { client: usize },
+    /// The client's circuit is built: its first request starts.
+    Built { client: usize },
+    /// The client sends BEGIN for its next request.
+    Request { client: usize },
+    /// The first response byte reaches the client: the flow starts.
+    FirstByte { client: usize },
+    /// A flow's last byte arrives (unless the flow's rate changed since).
+    FlowDone(Due),
+    /// The client's build timed out.
+    TimedOut { client: usize, guard_failed: bool },
+}
+
+/// One client.
+struct Client {
+    node: NodeId,
+    class: usize,
+    guards: GuardSet,
+    /// Whether the guard set has been sampled yet.
+    sampled: bool,
+    started: usize,
+    active: Option<Active>,
+}
+
+/// The circuit a client is using.
+struct Active {
+    number: usize,
+    path: [usize; 3],
+    started: SimTime,
+    built: Option<SimTime>,
+    /// Round trip from the client to the exit and back, with the relays'
+    /// per-cell costs on the way (BEGIN → first byte).
+    ttfb_ns: u64,
+    requests: usize,
+    request_started: SimTime,
+    first_ttfb: Option<u64>,
+    transfer_ns: u64,
+    bytes: u64,
+}
+
+/// The simulated world at the circuit level.
+pub(crate) struct World<'s> {
+    scenario: &'s Scenario,
+    rng: ChaCha20Rng,
+    queue: EventQueue<Event>,
+    now: SimTime,
+    net: Network,
+    dir: Directory,
+    paths: PathSelector,
+    flows: Flows,
+    clients: Vec<Client>,
+    records: Vec<CircuitRecord>,
+    last_finish: SimTime,
+    events: u64,
+    handshakes: u64,
+    due: Vec<Due>,
+}
+
+impl<'s> World<'s> {
+    /// The relays, their consensus and the clients of `scenario`, from
+    /// `seed` (the relays are drawn as at the cell level).
+    pub(crate) fn new(scenario: &'s Scenario, seed: u64) -> Result<Self, SimError> {
+        let mut rng = crate::rng::seeded(seed);
+        let mut net = Network::new(scenario);
+        let dir = Directory::build(scenario, &mut net, &mut rng)?;
+        let paths = PathSelector::new(&dir)?;
+        let flows = Flows::new(dir.statuses().iter().map(|s| s.bandwidth));
+        let mut world = Self {
+            scenario,
+            rng,
+            queue: EventQueue::new(),
+            now: SimTime::ZERO,
+            net,
+            dir,
+            paths,
+            flows,
+            clients: Vec::new(),
+            records: Vec::new(),
+            last_finish: SimTime::ZERO,
+            events: 0,
+            handshakes: 0,
+            due: Vec::new(),
+        };
+        world.add_clients();
+        Ok(world)
+    }
+
+    fn add_clients(&mut self) {
+        let spec = &self.scenario.clients;
+        let weights: Vec<f64> = self.scenario.regions.iter().map(|r| r.share).collect();
+        for client in 0..spec.count {
+            let region = weighted_index(&mut self.rng, &weights).unwrap_or(0);
+            let class = draw_class(spec, &mut self.rng);
+            let node = self.net.add_node(region, spec.up, spec.down);
+            #[expect(
+                clippy::cast_possible_truncation,
+                clippy::cast_sign_loss,
+                clippy::cast_precision_loss,
+                reason = "a fraction of a spread of at most a year in ns"
+            )]
+            let start = (uniform(&mut self.rng) * spec.start_spread_ns as f64) as u64;
+            self.clients.push(Client {
+                node,
+                class,
+                guards: GuardSet::default(),
+                sampled: false,
+                started: 0,
+                active: None,
+            });
+            self.queue
+                .push(SimTime::from_nanos(start), Event::Start { client });
+        }
+    }
+
+    /// Runs until no event is left; `progress(done, total)` is called as
+    /// circuits finish.
+    pub(crate) fn run(
+        mut self,
+        progress: &mut dyn FnMut(usize, usize),
+    ) -> Result<RunOutput, SimError> {
+        let total = self
+            .clients
+            .iter()
+            .filter_map(|c| self.scenario.clients.classes.get(c.class))
+            .map(|c| c.circuits)
+            .sum();
+        let mut done = 0;
+        while let Some((at, event)) = self.queue.pop() {
+            self.now = at;
+            self.events += 1;
+            self.handle(event)?;
+            if self.records.len() > done {
+                done = self.records.len();
+                progress(done, total);
+            }
+        }
+        progress(self.records.len(), total);
+        Ok(RunOutput {
+            client_classes: self.clients.iter().map(|c| c.class).collect(),
+            circuits: self.records,
+            events: self.events,
+            end: self.last_finish,
+            handshakes: self.handshakes,
+            dir: self.dir,
+        })
+    }
+
+    fn handle(&mut self, event: Event) -> Result<(), SimError> {
+        match event {
+            Event::Start { client } => return self.start_circuit(client),
+            Event::Built { client } => {
+                self.built(client);
+                self.request(client);
+            }
+            Event::Request { client } => self.request(client),
+            Event::FirstByte { client } => self.first_byte(client),
+            Event::FlowDone(due) => {
+                if self.flows.is_current(due) {
+                    let mut changed = std::mem::take(&mut self.due);
+                    let owner = self.flows.finish(self.now, due.flow, &mut changed);
+                    self.schedule_flows(&mut changed);
+                    self.due = changed;
+                    if let Some(client) = owner {
+                        self.request_done(client);
+                    }
+                }
+            }
+            Event::TimedOut {
+                client,
+                guard_failed,
+            } => self.timed_out(client, guard_failed),
+        }
+        Ok(())
+    }
+
+    fn class(&self, client: usize) -> Option<&'s ClientClass> {
+        let scenario: &'s Scenario = self.scenario;
+        scenario
+            .clients
+            .classes
+            .get(self.clients.get(client)?.class)
+    }
+
+    /// One-way latency between two nodes.
+    fn latency(&self, a: NodeId, b: NodeId) -> u64 {
+        self.net.latency_ns(a, b)
+    }
+
+    /// Picks a path and works out when each hop's handshake completes.
+    fn start_circuit(&mut self, client: usize) -> Result<(), SimError> {
+        let now_ns = self.now.as_nanos();
+        let Some(c) = self.clients.get_mut(client) else {
+            return Ok(());
+        };
+        if !c.sampled {
+            c.sampled = true;
+            self.paths
+                .update_guards(&mut c.guards, now_ns, &mut self.rng);
+        }
+        let name = crate::engine::label(client, c.started);
+        let path = self
+            .paths
+            .pick(&mut c.guards, now_ns, &mut self.rng, &name)?;
+        crate::invariant::check_path(&name, &path)?;
+        let node = c.node;
+        let number = c.started;
+        c.started += 1;
+        let costs = self.scenario.costs;
+        let timeout = u64::try_from(costs.build_timeout.as_nanos()).unwrap_or(u64::MAX);
+        // Hop k's handshake: a round trip from the client through hops
+        // 1..k, the relay's handshake cost, and the per-cell cost of the
+        // EXTEND and EXTENDED at each earlier hop.
+        let nodes = path.map(|r| self.dir.relays().get(r).map_or(r, |relay| relay.node));
+        let [g, m, e] = nodes;
+        let legs = [
+            self.latency(node, g),
+            self.latency(g, m),
+            self.latency(m, e),
+        ];
+        let mut one_way = 0;
+        let mut build = 0u64;
+        for (k, leg) in legs.iter().enumerate() {
+            one_way += leg;
+            self.handshakes += 1;
+            let earlier = u64::try_from(k).unwrap_or(0);
+            let hop = 2 * one_way + costs.handshake_ns + 2 * earlier * costs.cell_ns;
+            if hop > timeout {
+                let at = self.now.plus_nanos(build + timeout);
+                self.begin(client, number, path, 0);
+                let guard_failed = k == 0;
+                self.queue.push(
+                    at,
+                    Event::TimedOut {
+                        client,
+                        guard_failed,
+                    },
+                );
+                return Ok(());
+            }
+            build += hop;
+        }
+        // BEGIN crosses three relays; the first data cell crosses three on
+        // the way back (as the cell level's 6 costs: docs/sim.md §8).
+        let ttfb = 2 * one_way + 6 * costs.cell_ns;
+        self.begin(client, number, path, ttfb);
+        self.queue
+            .push(self.now.plus_nanos(build), Event::Built { client });
+        Ok(())
+    }
+
+    fn begin(&mut self, client: usize, number: usize, path: [usize; 3], ttfb_ns: u64) {
+        let now = self.now;
+        if let Some(c) = self.clients.get_mut(client) {
+            c.active = Some(Active {
+                number,
+                path,
+                started: now,
+                built: None,
+                ttfb_ns,
+                requests: 0,
+                request_started: now,
+                first_ttfb: None,
+                transfer_ns: 0,
+                bytes: 0,
+            });
+        }
+    }
+
+    /// The circuit is built: its guard is confirmed (it is used at once).
+    fn built(&mut self, client: usize) {
+        let now = self.now;
+        let Some(c) = self.clients.get_mut(client) else {
+            return;
+        };
+        let Some(a) = c.active.as_mut() else { return };
+        a.built = Some(now);
+        let [guard, ..] = a.path;
+        if let Some(s) = self.dir.statuses().get(guard) {
+            c.guards.succeeded(&s.identity, unix_time(now.as_nanos()));
+        }
+    }
+
+    fn request(&mut self, client: usize) {
+        let now = self.now;
+        let Some(a) = self.clients.get_mut(client).and_then(|c| c.active.as_mut()) else {
+            return;
+        };
+        a.request_started = now;
+        let at = now.plus_nanos(a.ttfb_ns);
+        self.queue.push(at, Event::FirstByte { client });
+    }
+
+    fn first_byte(&mut self, client: usize) {
+        let now = self.now;
+        let down = self.scenario.clients.down;
+        let bytes = self.class(client).map_or(1, |c| c.response_bytes);
+        let Some(a) = self.clients.get_mut(client).and_then(|c| c.active.as_mut()) else {
+            return;
+        };
+        a.first_ttfb.get_or_insert(now.since(a.request_started));
+        let path = a.path;
+        let mut changed = std::mem::take(&mut self.due);
+        self.flows
+            .start(now, path, down, bytes, client, &mut changed);
+        self.schedule_flows(&mut changed);
+        self.due = changed;
+    }
+
+    fn schedule_flows(&mut self, due: &mut Vec<Due>) {
+        for d in due.drain(..) {
+            self.queue.push(d.at, Event::FlowDone(d));
+        }
+    }
+
+    /// A response is in: the next request after the think time, or the
+    /// circuit is done.
+    fn request_done(&mut self, client: usize) {
+        let now = self.now;
+        let Some(class) = self.class(client) else {
+            return;
+        };
+        let pause = exponential_ns(&mut self.rng, class.think_time_ns);
+        let Some(a) = self.clients.get_mut(client).and_then(|c| c.active.as_mut()) else {
+            return;
+        };
+        a.requests += 1;
+        a.bytes += class.response_bytes;
+        a.transfer_ns += now.since(a.request_started);
+        let next = now.plus_nanos(pause);
+        if a.requests < class.requests && self.in_time(next) {
+            self.queue.push(next, Event::Request { client });
+            return;
+        }
+        self.finish(client, Outcome::Complete, pause);
+    }
+
+    fn timed_out(&mut self, client: usize, guard_failed: bool) {
+        let now = unix_time(self.now.as_nanos());
+        let pause = self
+            .class(client)
+            .map_or(0, |c| exponential_ns(&mut self.rng, c.think_time_ns));
+        if let Some(c) = self.clients.get_mut(client) {
+            let guard = c
+                .active
+                .as_ref()
+                .and_then(|a| self.dir.statuses().get(a.path[0]));
+            if let (true, Some(s)) = (guard_failed, guard) {
+                c.guards.failed(&s.identity, now);
+            }
+        }
+        self.finish(client, Outcome::Failed("circuit timed out".into()), pause);
+    }
+
+    /// Whether `at` is before the scenario's end (if it has one).
+    fn in_time(&self, at: SimTime) -> bool {
+        self.scenario.duration_ns.is_none_or(|d| at.as_nanos() <= d)
+    }
+
+    /// Records the circuit and schedules the next one after `pause`.
+    fn finish(&mut self, client: usize, outcome: Outcome, pause: u64) {
+        let now = self.now;
+        let circuits = self.class(client).map_or(0, |c| c.circuits);
+        let next = now.plus_nanos(pause);
+        let in_time = self.in_time(next);
+        let Some(c) = self.clients.get_mut(client) else {
+            return;
+        };
+        let Some(a) = c.active.take() else { return };
+        let complete = outcome == Outcome::Complete;
+        self.records.push(CircuitRecord {
+            client,
+            circuit: a.number,
+            path: a.path,
+            start_ns: a.started.as_nanos(),
+            build_ns: a.built.map(|b| b.since(a.started)),
+            ttfb_ns: a.first_ttfb,
+            transfer_ns: complete.then_some(a.transfer_ns),
+            bytes: a.bytes,
+            outcome,
+        });
+        self.last_finish = now;
+        if c.started < circuits && in_time {
+            self.queue.push(next, Event::Start { client });
+        }
+    }
+}

@@ -1,0 +1,189 @@
+//! Path selection at the circuit level (docs/sim.md §10.1): the directory's
+//! own rules over a real [`Consensus`] of the simulated relays. Guards come
+//! from each client's [`GuardSet`] (sampled and primary guards,
+//! confirmation, retries: `warren_directory::guard`); exits and middles are
+//! drawn by bandwidth from the relays [`path::suitable`] for the position,
+//! and redrawn while [`path::compatible`] refuses them, which gives the
+//! distribution of [`path::pick`] without filtering thousands of relays on
+//! every circuit.
+
+use rand_chacha::ChaCha20Rng;
+use rand_core::Rng;
+use warren_directory::guard::fits_path;
+use warren_directory::path::{self, Position};
+use warren_directory::{Consensus, ConsensusBody, GuardParams, GuardSet, RelayStatus};
+
+use crate::error::SimError;
+use crate::relays::{Directory, PUBLISHED, STREAM_PORT};
+
+/// Draws before a constrained pick falls back to filtering every candidate.
+const MAX_DRAWS: usize = 32;
+/// Exits tried before a circuit gives up finding a guard that fits.
+const EXIT_ATTEMPTS: usize = 8;
+
+/// The relays that may hold one position, with their cumulative weights
+/// (a relay's weight is its bandwidth, at least 1, as in
+/// [`path::weighted_pick`]).
+struct Table {
+    /// Indices into the consensus's relays.
+    entries: Vec<usize>,
+    cumulative: Vec<u128>,
+}
+
+impl Table {
+    fn new(relays: &[RelayStatus], keep: impl Fn(&RelayStatus) -> bool) -> Self {
+        let mut table = Self {
+            entries: Vec::new(),
+            cumulative: Vec::new(),
+        };
+        let mut acc = 0u128;
+        for (i, s) in relays.iter().enumerate().filter(|(_, s)| keep(s)) {
+            acc += u128::from(s.bandwidth.max(1));
+            table.entries.push(i);
+            table.cumulative.push(acc);
+        }
+        table
+    }
+
+    /// One draw by weight, as [`path::weighted_pick`] draws: 128 uniform
+    /// bits modulo the total.
+    fn draw(&self, rng: &mut ChaCha20Rng) -> Option<usize> {
+        let total = *self.cumulative.last()?;
+        let r = ((u128::from(rng.next_u64()) << 64) | u128::from(rng.next_u64())) % total;
+        let at = self.cumulative.partition_point(|&c| c <= r);
+        self.entries.get(at).copied()
+    }
+}
+
+/// The consensus clients pick from, and its position tables.
+pub struct PathSelector {
+    consensus: Consensus,
+    exits: Table,
+    middles: Table,
+    /// Consensus index → scenario relay index.
+    relay_of: Vec<usize>,
+    params: GuardParams,
+}
+
+/// The Unix time of simulated instant `ns` (the directory's clock).
+pub fn unix_time(ns: u64) -> u64 {
+    PUBLISHED + ns / 1_000_000_000
+}
+
+impl PathSelector {
+    /// The consensus of `dir`'s relays (one entry per relay, sorted by
+    /// identity) and the tables of exits for the simulated port and of
+    /// middles.
+    pub fn new(dir: &Directory) -> Result<Self, SimError> {
+        let mut relays = dir.statuses().to_vec();
+        relays.sort_by_key(|s| s.identity);
+        let relay_of = relays
+            .iter()
+            .map(|s| dir.by_identity(&s.identity).unwrap_or(0))
+            .collect();
+        let body = ConsensusBody {
+            valid_after: PUBLISHED,
+            fresh_until: PUBLISHED + 3600,
+            valid_until: PUBLISHED + 3 * 3600,
+            shared_random: [0; 32],
+            voters: Vec::new(),
+            relays,
+        };
+        // The simulated clients trust the simulated directory: the body is
+        // the real consensus form, with no authority signatures to check.
+        let consensus = Consensus::assemble(body, Vec::new())
+            .map_err(|source| SimError::Directory { relay: 0, source })?
+            .dangerously_assume_verified();
+        let all = consensus.relays();
+        let exits = Table::new(all, |s| {
+            path::suitable(s, Position::Exit) && s.info.exit_summary.allows_port(STREAM_PORT)
+        });
+        let middles = Table::new(all, |s| path::suitable(s, Position::Middle));
+        Ok(Self {
+            exits,
+            middles,
+            relay_of,
+            consensus,
+            params: GuardParams::default(),
+        })
+    }
+
+    /// Brings a client's guard sample up to date at simulated `now_ns`.
+    pub fn update_guards(&self, guards: &mut GuardSet, now_ns: u64, rng: &mut ChaCha20Rng) {
+        guards.update(&self.consensus, unix_time(now_ns), &self.params, rng);
+    }
+
+    /// Picks a path as the client does (docs/spec.md §14.1): the exit, a
+    /// guard of `guards` that fits it, a middle compatible with both.
+    /// Returns scenario relay indices, guard first.
+    pub fn pick(
+        &self,
+        guards: &mut GuardSet,
+        now_ns: u64,
+        rng: &mut ChaCha20Rng,
+        circuit: &str,
+    ) -> Result<[usize; 3], SimError> {
+        let no_path = |position, hint| SimError::NoPath {
+            circuit: circuit.to_owned(),
+            position,
+            hint,
+        };
+        let all = self.consensus.relays();
+        let now = unix_time(now_ns);
+        for _ in 0..EXIT_ATTEMPTS {
+            let exit = self
+                .exits
+                .draw(rng)
+                .and_then(|i| all.get(i))
+                .ok_or_else(|| no_path("exit", "raise relays.exit_share or relays.count"))?;
+            let fits = |g: &RelayStatus| fits_path(g, &[exit]);
+            let mut guard = guards.choose(&self.consensus, now, &self.params, fits);
+            if guard.is_none() {
+                self.update_guards(guards, now_ns, rng);
+                guard = guards.choose(&self.consensus, now, &self.params, fits);
+            }
+            let Some(guard) = guard else { continue };
+            let middle = self
+                .constrained(&self.middles, &[guard, exit], rng)
+                .ok_or_else(|| no_path("middle", "raise relays.count"))?;
+            let index = |s: &RelayStatus| {
+                self.consensus_index(s)
+                    .and_then(|i| self.relay_of.get(i).copied())
+                    .ok_or_else(|| no_path("guard", "a relay missing from the directory"))
+            };
+            return Ok([index(guard)?, index(middle)?, index(exit)?]);
+        }
+        Err(no_path("guard", "raise relays.guard_share or relays.count"))
+    }
+
+    fn consensus_index(&self, s: &RelayStatus) -> Option<usize> {
+        self.consensus
+            .relays()
+            .binary_search_by(|r| r.identity.cmp(&s.identity))
+            .ok()
+    }
+
+    /// A relay of `table` compatible with every relay of `others`, by
+    /// weight: redrawn while incompatible, then filtered as
+    /// [`path::pick`] does.
+    fn constrained<'a>(
+        &'a self,
+        table: &Table,
+        others: &[&RelayStatus],
+        rng: &mut ChaCha20Rng,
+    ) -> Option<&'a RelayStatus> {
+        let all = self.consensus.relays();
+        for _ in 0..MAX_DRAWS {
+            let s = all.get(table.draw(rng)?)?;
+            if others.iter().all(|o| path::compatible(s, o)) {
+                return Some(s);
+            }
+        }
+        path::pick(
+            table.entries.iter().filter_map(|&i| all.get(i)),
+            others,
+            &[],
+            rng,
+        )
+    }
+}

@@ -1,0 +1,22 @@
+//! What an engine hands back when its queue is empty (docs/sim.md §7),
+//! before the results are put together.
+
+use crate::clock::SimTime;
+use crate::relays::Directory;
+use crate::report::CircuitRecord;
+
+/// The raw output of one run of either level of fidelity.
+pub(crate) struct RunOutput {
+    /// One record per circuit, in the order they finished.
+    pub circuits: Vec<CircuitRecord>,
+    /// Each client's class (an index into `scenario.clients.classes`).
+    pub client_classes: Vec<usize>,
+    /// Events handled.
+    pub events: u64,
+    /// When the last circuit finished.
+    pub end: SimTime,
+    /// Circuit handshakes done by relays.
+    pub handshakes: u64,
+    /// The relays and their directory entries.
+    pub dir: Directory,
+}
