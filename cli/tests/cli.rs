@@ -84,6 +84,7 @@ fn sim_runs_the_small_scenario_and_writes_its_results() {
         );
         assert!(summary.contains(plot), "{summary}");
     }
+    assert!(!out_dir.join("adversary_circuit_share.svg").exists());
 }
 
 #[test]

@@ -13,7 +13,8 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use crate::report::{CircuitRecord, Results};
+use crate::adversary::AdversaryResults;
+use crate::report::{CircuitRecord, Report, Results};
 
 /// One plot: the file it belongs in and its SVG text.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,6 +37,8 @@ pub struct PlotError {
 
 /// Width and height of every plot, in SVG pixels.
 const SIZE: (u32, u32) = (800, 500);
+/// The relay load plot has at most this many bars.
+const MAX_BARS: usize = 250;
 /// A CDF has at most this many steps; larger runs are sampled at evenly
 /// spaced ranks, which moves the curve by at most 1/`MAX_STEPS`.
 const MAX_STEPS: usize = 1000;
@@ -45,13 +48,26 @@ const POSITIONS: [(&str, RGBColor); 3] = [
     ("middle", RGBColor(255, 127, 14)),
     ("exit", RGBColor(44, 160, 44)),
 ];
-/// The colour of a CDF curve.
+/// The colour of a measured curve.
 const CURVE: RGBColor = RGBColor(31, 119, 180);
+/// The colour of an expected value drawn beside it.
+const GUIDE: RGBColor = RGBColor(214, 39, 40);
 
 /// Every plot of a run (docs/sim.md §7): `build_time_cdf.svg`,
-/// `ttfb_cdf.svg`, `throughput_cdf.svg` and `relay_load.svg`. `scenario`
-/// names the run in each title, with the seed.
-pub fn plots(results: &Results, scenario: &str) -> Result<Vec<Plot>, PlotError> {
+/// `ttfb_cdf.svg`, `throughput_cdf.svg` and `relay_load.svg`, and with an
+/// adversary (§9) `adversary_first_compromise_cdf.svg` and
+/// `adversary_circuit_share.svg`. `scenario` names the run in each title,
+/// with the seed.
+pub fn plots(report: &Report, scenario: &str) -> Result<Vec<Plot>, PlotError> {
+    draw_all(&report.results, report.adversary.as_ref(), scenario)
+}
+
+/// The plots of [`plots`], from the circuits and the adversary's view.
+fn draw_all(
+    results: &Results,
+    adversary: Option<&AdversaryResults>,
+    scenario: &str,
+) -> Result<Vec<Plot>, PlotError> {
     let ms = |f: fn(&CircuitRecord) -> Option<u64>| -> Vec<f64> {
         results
             .circuits
@@ -62,13 +78,16 @@ pub fn plots(results: &Results, scenario: &str) -> Result<Vec<Plot>, PlotError> 
     };
     let name = |measure: &str| format!("{scenario}, seed {}: {measure}", results.seed);
     let total = results.circuits.len();
-    Ok(vec![
+    let mut plots = vec![
         cdf(&Cdf {
             file: "build_time_cdf.svg",
             title: name("circuit build time"),
             x_desc: "circuit build time (ms)",
             of: "circuits",
             total,
+            counted: "measured",
+            of_all: false,
+            until: 0.0,
             values: ms(|c| c.build_ns),
         })?,
         cdf(&Cdf {
@@ -77,6 +96,9 @@ pub fn plots(results: &Results, scenario: &str) -> Result<Vec<Plot>, PlotError> 
             x_desc: "time to first byte (ms)",
             of: "circuits",
             total,
+            counted: "measured",
+            of_all: false,
+            until: 0.0,
             values: ms(|c| c.ttfb_ns),
         })?,
         cdf(&Cdf {
@@ -85,6 +107,9 @@ pub fn plots(results: &Results, scenario: &str) -> Result<Vec<Plot>, PlotError> 
             x_desc: "throughput (MB/s)",
             of: "circuits",
             total,
+            counted: "measured",
+            of_all: false,
+            until: 0.0,
             values: results
                 .circuits
                 .iter()
@@ -93,7 +118,31 @@ pub fn plots(results: &Results, scenario: &str) -> Result<Vec<Plot>, PlotError> 
                 .collect(),
         })?,
         relay_load(results, &name("relay load"))?,
-    ])
+    ];
+    if let Some(adversary) = adversary {
+        plots.push(cdf(&Cdf {
+            file: "adversary_first_compromise_cdf.svg",
+            title: name("time to first compromise"),
+            x_desc: "start of the client's first circuit with the adversary at both ends (s)",
+            of: "clients",
+            total: adversary.compromised_at_ns.len(),
+            values: adversary
+                .compromised_at_ns
+                .iter()
+                .flatten()
+                .map(|ns| as_f64(*ns) / 1e9)
+                .collect(),
+            counted: "compromised",
+            of_all: true,
+            until: as_f64(results.simulated_ns) / 1e9,
+        })?);
+        plots.push(circuit_share(
+            results,
+            adversary,
+            &name("circuits with the adversary at both ends"),
+        )?);
+    }
+    Ok(plots)
 }
 
 /// What a CDF plot shows.
@@ -109,9 +158,18 @@ struct Cdf<'a> {
     total: usize,
     /// The measured values; those that are not finite are left out.
     values: Vec<f64>,
+    /// What the title calls the values' count: "measured", "compromised".
+    counted: &'a str,
+    /// Whether the curve rises to the values' share of `total` rather than
+    /// to 1.
+    of_all: bool,
+    /// The x axis reaches at least this far (the end of the run, for times
+    /// in it).
+    until: f64,
 }
 
-/// The empirical CDF of `plot.values` as a staircase from 0 to 1.
+/// The empirical CDF of `plot.values` as a staircase, rising to 1 or, if
+/// `plot.of_all`, to the values' share of `plot.total`.
 fn cdf(plot: &Cdf<'_>) -> Result<Plot, PlotError> {
     let mut values: Vec<f64> = plot
         .values
@@ -125,19 +183,35 @@ fn cdf(plot: &Cdf<'_>) -> Result<Plot, PlotError> {
     let x_max = values
         .last()
         .map_or(1.0, |v| if *v > x_min { *v * 1.05 } else { x_min + 1.0 });
+    let x_max = if plot.until.is_finite() {
+        x_max.max(plot.until)
+    } else {
+        x_max
+    };
     let title = format!(
-        "{} CDF ({n} of {} {} measured)",
-        plot.title, plot.total, plot.of
+        "{} CDF ({n} of {} {} {})",
+        plot.title, plot.total, plot.of, plot.counted
     );
-    let y_desc = format!("fraction of measured {}", plot.of);
-    let steps = staircase(&values, x_min, x_max);
+    let (y_desc, denominator) = if plot.of_all {
+        (format!("fraction of all {}", plot.of), plot.total.max(n))
+    } else {
+        (format!("fraction of {} {}", plot.counted, plot.of), n)
+    };
+    let steps = staircase(&values, denominator, x_min, x_max);
+    // A share of all is drawn up to a little above where it ends.
+    let top = steps.last().map_or(0.0, |(_, y)| *y);
+    let y_max = if plot.of_all {
+        (top * 1.2).clamp(0.01, 1.0)
+    } else {
+        1.0
+    };
     render(plot.file, |root| {
         let mut chart = ChartBuilder::on(root)
             .caption(&title, ("sans-serif", 20))
             .margin(15)
             .x_label_area_size(45)
             .y_label_area_size(60)
-            .build_cartesian_2d(x_min..x_max, 0.0..1.0)?;
+            .build_cartesian_2d(x_min..x_max, 0.0..y_max)?;
         chart
             .configure_mesh()
             .x_desc(plot.x_desc)
@@ -145,8 +219,8 @@ fn cdf(plot: &Cdf<'_>) -> Result<Plot, PlotError> {
             .draw()?;
         if steps.is_empty() {
             chart.draw_series(std::iter::once(nothing_measured(
-                plot.of,
-                ((x_min + x_max) / 2.0, 0.5),
+                &format!("no {} {}", plot.of, plot.counted),
+                ((x_min + x_max) / 2.0, y_max / 2.0),
             )))?;
         } else {
             chart.draw_series(LineSeries::new(steps, CURVE.stroke_width(2)))?;
@@ -156,11 +230,12 @@ fn cdf(plot: &Cdf<'_>) -> Result<Plot, PlotError> {
 }
 
 /// The corners of the CDF staircase of sorted `values`, from `x_min` to
-/// `x_max`; at most [`MAX_STEPS`] steps.
-fn staircase(values: &[f64], x_min: f64, x_max: f64) -> Vec<(f64, f64)> {
+/// `x_max`, each value adding `1 / denominator`; at most [`MAX_STEPS`]
+/// steps.
+fn staircase(values: &[f64], denominator: usize, x_min: f64, x_max: f64) -> Vec<(f64, f64)> {
     let n = values.len();
     let stride = n.div_ceil(MAX_STEPS).max(1);
-    let fraction = |rank: usize| as_f64_usize(rank) / as_f64_usize(n);
+    let fraction = |rank: usize| as_f64_usize(rank) / as_f64_usize(denominator.max(1));
     let mut points = Vec::with_capacity(2 * MAX_STEPS.min(n) + 2);
     let mut y = 0.0;
     // Every `stride`-th value, and always the largest.
@@ -207,7 +282,33 @@ fn relay_load(results: &Results, name: &str) -> Result<Plot, PlotError> {
         ranked.len(),
         results.circuits.len()
     );
-    let x_max = as_f64_usize(ranked.len().max(1));
+    // Beyond MAX_BARS relays, each bar is the mean of `width` neighbours.
+    let width = ranked.len().div_ceil(MAX_BARS).max(1);
+    let bars: Vec<(f64, [f64; 3])> = ranked
+        .chunks(width)
+        .enumerate()
+        .map(|(bar, relays)| {
+            let mut mean = [0.0; 3];
+            for (_, counts) in relays {
+                for (m, n) in mean.iter_mut().zip(counts) {
+                    *m += as_f64_usize(*n);
+                }
+            }
+            for m in &mut mean {
+                *m /= as_f64_usize(relays.len());
+            }
+            (as_f64_usize(bar * width), mean)
+        })
+        .collect();
+    let (title, y_desc) = if width > 1 {
+        (
+            format!("{title}, bars of {width}"),
+            format!("circuits carried (mean of {width} relays)"),
+        )
+    } else {
+        (title, "circuits carried".to_owned())
+    };
+    let x_max = as_f64_usize((bars.len() * width).max(1));
     let y_max = as_f64_usize(most.max(1)) * 1.1;
     render(FILE, |root| {
         let mut chart = ChartBuilder::on(root)
@@ -219,38 +320,118 @@ fn relay_load(results: &Results, name: &str) -> Result<Plot, PlotError> {
         chart
             .configure_mesh()
             .x_desc("relays, most loaded first (rank)")
-            .y_desc("circuits carried")
+            .y_desc(y_desc.as_str())
             .x_label_formatter(&whole)
             .y_label_formatter(&whole)
             .draw()?;
-        if ranked.is_empty() {
+        if bars.is_empty() {
             chart.draw_series(std::iter::once(nothing_measured(
-                "circuits",
+                "no circuits",
                 (x_max / 2.0, y_max / 2.0),
             )))?;
             return Ok(());
         }
         for (position, (label, colour)) in POSITIONS.iter().enumerate() {
-            let bars = ranked.iter().enumerate().map(|(rank, (_, counts))| {
-                let below: usize = counts.iter().take(position).sum();
-                let own = counts.get(position).copied().unwrap_or(0);
-                let x = as_f64_usize(rank);
+            let w = as_f64_usize(width);
+            let segments = bars.iter().map(|(x, mean)| {
+                let below: f64 = mean.iter().take(position).sum();
+                let own = mean.get(position).copied().unwrap_or(0.0);
                 Rectangle::new(
-                    [
-                        (x + 0.1, as_f64_usize(below)),
-                        (x + 0.9, as_f64_usize(below + own)),
-                    ],
+                    [(x + 0.1 * w, below), (x + 0.9 * w, below + own)],
                     colour.filled(),
                 )
             });
             let colour = *colour;
             chart
-                .draw_series(bars)?
+                .draw_series(segments)?
                 .label(*label)
                 .legend(move |(x, y)| {
                     Rectangle::new([(x, y - 5), (x + 10, y + 5)], colour.filled())
                 });
         }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperRight)
+            .background_style(WHITE)
+            .border_style(BLACK)
+            .draw()?;
+        Ok(())
+    })
+}
+
+/// The share of the circuits started so far that had the adversary's
+/// relays as guard and exit (docs/sim.md §9), against simulated time, with
+/// the share expected from its guard and exit weight.
+fn circuit_share(
+    results: &Results,
+    adversary: &AdversaryResults,
+    name: &str,
+) -> Result<Plot, PlotError> {
+    const FILE: &str = "adversary_circuit_share.svg";
+    let mine = |relay: usize| adversary.owned.get(relay).copied().unwrap_or(false);
+    let mut started: Vec<(u64, bool)> = results
+        .circuits
+        .iter()
+        .map(|c| {
+            let [guard, _, exit] = c.path;
+            (c.start_ns, mine(guard) && mine(exit))
+        })
+        .collect();
+    // A stable sort of records in finishing order: the order is fixed.
+    started.sort_by_key(|(at, _)| *at);
+    let n = started.len();
+    let stride = n.div_ceil(MAX_STEPS).max(1);
+    let mut both = 0;
+    let mut points = Vec::with_capacity(MAX_STEPS.min(n) + 1);
+    for (i, (at, compromised)) in started.iter().enumerate() {
+        both += usize::from(*compromised);
+        if (i + 1) % stride == 0 || i + 1 == n {
+            points.push((as_f64(*at) / 1e9, as_f64_usize(both) / as_f64_usize(i + 1)));
+        }
+    }
+    let expected = adversary.report.expected_circuit_share;
+    let expected = if expected.is_finite() { expected } else { 0.0 };
+    let x_max = points
+        .last()
+        .map_or(0.0, |(x, _)| *x)
+        .max(as_f64(results.simulated_ns) / 1e9);
+    let x_max = if x_max > 0.0 { x_max } else { 1.0 };
+    let highest = points.iter().map(|(_, y)| *y).fold(expected, f64::max);
+    let y_max = if highest > 0.0 { highest * 1.2 } else { 0.01 };
+    let title = format!("{name} ({both} of {n} circuits)");
+    render(FILE, |root| {
+        let mut chart = ChartBuilder::on(root)
+            .caption(&title, ("sans-serif", 20))
+            .margin(15)
+            .x_label_area_size(45)
+            .y_label_area_size(70)
+            .build_cartesian_2d(0.0..x_max, 0.0..y_max)?;
+        chart
+            .configure_mesh()
+            .x_desc("simulated time at circuit start (s)")
+            .y_desc("share of the circuits started so far")
+            .draw()?;
+        if points.is_empty() {
+            chart.draw_series(std::iter::once(nothing_measured(
+                "no circuits",
+                (x_max / 2.0, y_max / 2.0),
+            )))?;
+            return Ok(());
+        }
+        let (observed, guide) = (CURVE, GUIDE);
+        chart
+            .draw_series(LineSeries::new(points, observed.stroke_width(2)))?
+            .label("guard and exit the adversary's")
+            .legend(move |(x, y)| {
+                PathElement::new([(x, y), (x + 20, y)], observed.stroke_width(2))
+            });
+        chart
+            .draw_series(LineSeries::new(
+                [(0.0, expected), (x_max, expected)],
+                guide.stroke_width(1),
+            ))?
+            .label("expected: guard weight share × exit weight share")
+            .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], guide.stroke_width(1)));
         chart
             .configure_series_labels()
             .position(SeriesLabelPosition::UpperRight)
@@ -267,9 +448,9 @@ fn whole(v: &f64) -> String {
 }
 
 /// The note drawn in place of data when there is none.
-fn nothing_measured(of: &str, at: (f64, f64)) -> Text<'static, (f64, f64), String> {
+fn nothing_measured(note: &str, at: (f64, f64)) -> Text<'static, (f64, f64), String> {
     let style = TextStyle::from(("sans-serif", 18)).pos(Pos::new(HPos::Center, VPos::Center));
-    Text::new(format!("no {of} measured"), at, style)
+    Text::new(note.to_owned(), at, style)
 }
 
 /// The error type of drawing on the SVG backend.
@@ -357,7 +538,7 @@ mod test {
 
     #[test]
     fn every_plot_renders_with_its_labels() {
-        let plots = plots(&sample(), "small").unwrap();
+        let plots = draw_all(&sample(), None, "small").unwrap();
         let files: Vec<&str> = plots.iter().map(|p| p.file).collect();
         assert_eq!(
             files,
@@ -407,10 +588,16 @@ mod test {
 
     #[test]
     fn the_same_results_give_the_same_bytes() {
-        assert_eq!(plots(&sample(), "small"), plots(&sample(), "small"));
+        assert_eq!(
+            draw_all(&sample(), None, "small"),
+            draw_all(&sample(), None, "small")
+        );
         let mut other = sample();
         other.seed = 8;
-        assert_ne!(plots(&sample(), "small"), plots(&other, "small"));
+        assert_ne!(
+            draw_all(&sample(), None, "small"),
+            draw_all(&other, None, "small")
+        );
     }
 
     #[test]
@@ -419,7 +606,7 @@ mod test {
             results(Vec::new()),
             results(vec![record(0, [0, 1, 2], None), record(1, [2, 1, 0], None)]),
         ] {
-            let plots = plots(&results, "empty").unwrap();
+            let plots = draw_all(&results, None, "empty").unwrap();
             assert_eq!(plots.len(), 4);
             for plot in &plots {
                 assert!(!plot.svg.contains("NaN"), "{}", plot.file);
@@ -438,7 +625,7 @@ mod test {
         // One value, a zero-length transfer (no throughput) and extreme indices.
         let mut one = record(0, [usize::MAX, 0, 1], Some(0));
         one.transfer_ns = Some(0);
-        let plots = plots(&results(vec![one]), "one").unwrap();
+        let plots = draw_all(&results(vec![one]), None, "one").unwrap();
         for plot in &plots {
             assert!(!plot.svg.contains("NaN"), "{}", plot.file);
         }
@@ -450,6 +637,9 @@ mod test {
             of: "circuits",
             total: 3,
             values: values.to_vec(),
+            counted: "measured",
+            of_all: false,
+            until: 0.0,
         })
         .unwrap()
         .svg;
@@ -457,11 +647,85 @@ mod test {
         assert!(!svg.contains("NaN"));
     }
 
+    /// The sample, circuit `i` starting at `i` s, with an adversary running
+    /// relays 0 (a guard) and 8 (an exit): circuits 0 and 10 are its own.
+    fn watched() -> (Results, AdversaryResults) {
+        let mut results = sample();
+        for (i, c) in results.circuits.iter_mut().enumerate() {
+            c.start_ns = i as u64 * 1_000_000_000;
+        }
+        results.simulated_ns = 21_000_000_000;
+        let mut owned = vec![false; 10];
+        owned[0] = true;
+        owned[8] = true;
+        let adversary = crate::adversary::assess(owned, &[], &results.circuits, 20);
+        (results, adversary)
+    }
+
+    #[test]
+    fn an_adversary_adds_its_two_plots() {
+        let (results, adversary) = watched();
+        let plots = draw_all(&results, Some(&adversary), "watched").unwrap();
+        assert_eq!(plots.len(), 6);
+        let first = by_file(&plots, "adversary_first_compromise_cdf.svg");
+        for label in [
+            "watched, seed 7: time to first compromise CDF (2 of 20 clients compromised)",
+            "fraction of all clients",
+            "first circuit with the adversary at both ends (s)",
+        ] {
+            assert!(first.contains(label), "lacks {label:?}");
+        }
+        let share = by_file(&plots, "adversary_circuit_share.svg");
+        for label in [
+            "watched, seed 7: circuits with the adversary at both ends (2 of 20 circuits)",
+            "simulated time at circuit start (s)",
+            "share of the circuits started so far",
+            "expected: guard weight share × exit weight share",
+        ] {
+            assert!(share.contains(label), "lacks {label:?}");
+        }
+        for plot in &plots {
+            assert!(!plot.svg.contains("NaN"), "{}", plot.file);
+        }
+        assert_eq!(
+            draw_all(&results, Some(&adversary), "watched"),
+            draw_all(&results, Some(&adversary), "watched")
+        );
+    }
+
+    #[test]
+    fn an_adversary_that_saw_nothing_still_plots() {
+        let empty = results(Vec::new());
+        let adversary = crate::adversary::assess(Vec::new(), &[], &[], 0);
+        let plots = draw_all(&empty, Some(&adversary), "empty").unwrap();
+        assert!(
+            by_file(&plots, "adversary_first_compromise_cdf.svg")
+                .contains("no clients compromised")
+        );
+        assert!(by_file(&plots, "adversary_circuit_share.svg").contains("no circuits"));
+        for plot in &plots {
+            assert!(!plot.svg.contains("NaN"), "{}", plot.file);
+        }
+    }
+
+    #[test]
+    fn many_relays_are_drawn_as_bars_of_neighbours() {
+        let many = results(
+            (0..3 * MAX_BARS)
+                .map(|i| record(i, [i, i + 1, i + 2], Some(100)))
+                .collect(),
+        );
+        let svg = by_file(&draw_all(&many, None, "many").unwrap(), "relay_load.svg");
+        assert!(svg.contains("bars of 4"), "{svg}");
+        assert!(svg.contains("circuits carried (mean of 4 relays)"));
+        assert!(svg.matches("<rect").count() <= 3 * MAX_BARS + 10);
+    }
+
     #[test]
     fn the_staircase_rises_by_one_nth_and_is_capped() {
-        assert_eq!(staircase(&[], 0.0, 1.0), []);
+        assert_eq!(staircase(&[], 0, 0.0, 1.0), []);
         assert_eq!(
-            staircase(&[1.0, 2.0], 0.0, 3.0),
+            staircase(&[1.0, 2.0], 2, 0.0, 3.0),
             [
                 (0.0, 0.0),
                 (1.0, 0.0),
@@ -472,7 +736,7 @@ mod test {
             ]
         );
         let many: Vec<f64> = (0..10 * MAX_STEPS + 3).map(as_f64_usize).collect();
-        let steps = staircase(&many, 0.0, 1e9);
+        let steps = staircase(&many, many.len(), 0.0, 1e9);
         assert!(steps.len() <= 2 * MAX_STEPS + 4, "{}", steps.len());
         assert_eq!(steps.last(), Some(&(1e9, 1.0)));
         assert!(

@@ -45,7 +45,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
         .scenario
         .file_stem()
         .map_or_else(|| path.to_string(), |s| s.to_string_lossy().into_owned());
-    let plots = warren_sim::plots(&report.results, &name)?;
+    let plots = warren_sim::plots(&report, &name)?;
     write_results(&args.out, &report, &plots)?;
     print_summary(&args.out, &report, &plots, wall)
 }
