@@ -1,8 +1,10 @@
 //! Plots of a run's results (docs/sim.md §7): the CDFs of circuit build
-//! time, time to first byte and throughput, and the load on each relay, as
-//! SVG text. The command line writes the files.
+//! time, time to first byte and throughput, the load on each relay, and
+//! with an adversary (§9) the time to each client's first compromise and
+//! the share of circuits it saw at both ends, as SVG text. The command line
+//! writes the files.
 //!
-//! The SVG is a function of the [`Results`] and the scenario's name alone:
+//! The SVG is a function of the [`Report`] and the scenario's name alone:
 //! the same pair always gives the same bytes. Text goes into the SVG as
 //! `<text>` elements; plotters estimates its width without a font, so no
 //! font file is read.
