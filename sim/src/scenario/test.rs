@@ -111,3 +111,113 @@ fn links_must_name_listed_regions_and_cover_every_pair() {
     let e = error(&two);
     assert!(e.contains("no [[links]] entry between `a` and `b`"), "{e}");
 }
+
+#[test]
+fn the_other_shipped_scenarios_parse() {
+    let tor = Scenario::from_toml(include_str!("../../scenarios/tor-scale.toml")).unwrap();
+    assert_eq!(tor.fidelity, Fidelity::Circuit);
+    assert_eq!((tor.relays.count, tor.clients.count), (7000, 100_000));
+    assert_eq!(tor.duration_ns, Some(3_600_000_000_000));
+    assert_eq!(tor.clients.classes[1].traffic, Traffic::Bulk);
+    assert_eq!(tor.clients.classes[1].think_time_ns, 0);
+    let adv = Scenario::from_toml(include_str!("../../scenarios/adversary.toml")).unwrap();
+    let spec = adv.adversary.unwrap();
+    assert_eq!(spec.amount, Amount::Bandwidth(0.1));
+    assert_eq!(spec.roles, [Role::Guard, Role::Exit]);
+}
+
+#[test]
+fn client_classes_take_the_defaults_of_clients() {
+    let text = format!(
+        "fidelity = \"circuit\"\n{GOOD}[[clients.classes]]\nshare = 2\nrequests = 4\n\
+         [[clients.classes]]\nname = \"dl\"\nshare = 1\ntraffic = \"bulk\"\n\
+         response_bytes = 5000\n"
+    );
+    let s = Scenario::from_toml(&text).unwrap();
+    let [web, bulk] = s.clients.classes.as_slice() else {
+        panic!("two classes: {:?}", s.clients.classes);
+    };
+    assert_eq!((web.name.as_str(), web.traffic), ("web", Traffic::Web));
+    assert_eq!((web.circuits, web.requests), (3, 4));
+    assert_eq!((web.think_time_ns, web.response_bytes), (1_500_000, 10));
+    assert_eq!((bulk.name.as_str(), bulk.traffic), ("dl", Traffic::Bulk));
+    assert_eq!((bulk.think_time_ns, bulk.response_bytes), (0, 5000));
+}
+
+#[test]
+fn new_keys_name_their_line_and_key() {
+    let e = error(&format!("fidelity = \"packet\"\n{GOOD}"));
+    assert!(e.starts_with("scenario line 1, column 12:"), "{e}");
+    assert!(e.contains("expected `cell` or `circuit`"), "{e}");
+    let e = error(&format!("duration_s = -1\n{GOOD}"));
+    assert!(e.starts_with("scenario line 1, key `duration_s`"), "{e}");
+    // More than one request per circuit needs the circuit level.
+    let e = error(&GOOD.replace("circuits = 3", "circuits = 3\nrequests = 2"));
+    assert!(
+        e.starts_with("scenario line 21, key `clients.requests`"),
+        "{e}"
+    );
+    assert!(e.contains("fidelity = \"circuit\""), "{e}");
+    let e = error(&GOOD.replace(
+        "think_time_ms = 1.5",
+        "think_time_ms = 1.5\ntraffic = \"bulk\"",
+    ));
+    assert!(
+        e.starts_with("scenario line 21, key `clients.think_time_ms`"),
+        "{e}"
+    );
+    let e = error(&GOOD.replace("think_time_ms = 1.5", "traffic = \"video\""));
+    assert!(e.starts_with("scenario line 21, column 11:"), "{e}");
+    let classes =
+        format!("{GOOD}[[clients.classes]]\nshare = 1\ntraffic = \"bulk\"\nthink_time_ms = 3\n");
+    let e = error(&classes);
+    assert!(
+        e.starts_with("scenario line 26, key `clients.classes[0].think_time_ms`"),
+        "{e}"
+    );
+    let classes = GOOD.replace("response_bytes = 10\n", "") + "[[clients.classes]]\nshare = 1\n";
+    let e = error(&classes);
+    assert!(
+        e.starts_with("scenario line 23, key `clients.classes[0].response_bytes`"),
+        "{e}"
+    );
+    let e = error(&format!(
+        "{GOOD}[[clients.classes]]\nshare = -1\nresponse_bytes = 1\n"
+    ));
+    assert!(
+        e.starts_with("scenario line 24, key `clients.classes[0].share`"),
+        "{e}"
+    );
+}
+
+#[test]
+fn adversary_keys_name_their_line_and_key() {
+    let adversary = |body: &str| error(&format!("{GOOD}[adversary]\n{body}"));
+    let e = adversary("share = 1.5\nas = [\"guard\"]\n");
+    assert_eq!(
+        e,
+        "scenario line 24, key `adversary.share`: 1.5 is not a share from 0 to 1"
+    );
+    let e = adversary("share = 0\nas = [\"guard\"]\n");
+    assert!(
+        e.starts_with("scenario line 24, key `adversary.share`"),
+        "{e}"
+    );
+    let e = adversary("share = 0.1\nbandwidth_share = 0.1\nas = [\"exit\"]\n");
+    assert!(
+        e.starts_with("scenario line 25, key `adversary.bandwidth_share`: give share"),
+        "{e}"
+    );
+    let e = adversary("as = [\"exit\"]\n");
+    assert!(
+        e.starts_with("scenario line 24, key `adversary`: give share"),
+        "{e}"
+    );
+    let e = adversary("share = 0.1\nas = [\"exit\", \"exit\"]\n");
+    assert!(e.starts_with("scenario line 25, key `adversary.as`"), "{e}");
+    let e = adversary("share = 0.1\nas = []\n");
+    assert!(e.starts_with("scenario line 25, key `adversary.as`"), "{e}");
+    let e = adversary("share = 0.1\nas = [\"hsdir\"]\n");
+    assert!(e.starts_with("scenario line 25, column"), "{e}");
+    assert!(e.contains("`guard`, `middle`"), "{e}");
+}
