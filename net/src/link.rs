@@ -113,7 +113,7 @@ impl<R: AsyncRead + Unpin> CellReader<R> {
                 self.taken += CELL_LEN;
                 return Cell::from_bytes(bytes).map(Some).map_err(NetError::BadCell);
             }
-            if self.ahead.is_empty() || !self.refill_ahead() {
+            if self.ahead.is_empty() || !self.read_ahead() {
                 break;
             }
         }
@@ -136,27 +136,6 @@ impl<R: AsyncRead + Unpin> CellReader<R> {
             .map_err(NetError::BadCell)
     }
 
-    /// The read-ahead buffer holds less than a cell: keeps the rest at its
-    /// front and fills it with what has arrived since, without waiting.
-    /// Returns false when nothing had.
-    fn refill_ahead(&mut self) -> bool {
-        let rest = self.ahead.len().saturating_sub(self.taken);
-        self.ahead.copy_within(self.taken.., 0);
-        self.taken = 0;
-        self.ahead.resize(READ_AHEAD, 0);
-        let space = self.ahead.get_mut(rest..).unwrap_or_default();
-        match self.stream.read(space).now_or_never() {
-            Some(Ok(n)) if n > 0 => {
-                self.ahead.truncate(rest + n);
-                true
-            }
-            _ => {
-                self.ahead.truncate(rest);
-                false
-            }
-        }
-    }
-
     /// Moves the last partial cell read ahead into `buf` and frees `ahead`.
     fn spill_ahead(&mut self) {
         if let Some(rest) = self.ahead.get(self.taken..).filter(|r| !r.is_empty())
@@ -169,16 +148,21 @@ impl<R: AsyncRead + Unpin> CellReader<R> {
         self.taken = 0;
     }
 
-    /// Takes what has already arrived, if anything, without waiting. An end
-    /// of stream or an error seen here is seen again by the next read.
-    fn read_ahead(&mut self) {
-        let mut ahead = vec![0; READ_AHEAD];
-        if let Some(Ok(n)) = self.stream.read(&mut ahead).now_or_never()
-            && n > 0
-        {
-            ahead.truncate(n);
-            self.ahead = ahead;
-            self.taken = 0;
+    /// Appends to `ahead` what has already arrived, if anything, without
+    /// waiting; returns false when nothing had. The read goes through the
+    /// stack, so a reader with nothing waiting allocates nothing. An end of
+    /// stream or an error seen here is seen again by the next read.
+    fn read_ahead(&mut self) -> bool {
+        let mut space = [0; READ_AHEAD];
+        match self.stream.read(&mut space).now_or_never() {
+            Some(Ok(n)) if n > 0 => {
+                self.ahead.drain(..self.taken);
+                self.taken = 0;
+                self.ahead
+                    .extend_from_slice(space.get(..n).unwrap_or_default());
+                true
+            }
+            _ => false,
         }
     }
 }
