@@ -30,7 +30,8 @@ enum Event {
     Request { client: usize },
     /// The first response byte reaches the client: the flow starts.
     FirstByte { client: usize },
-    /// A flow's last byte arrives (unless the flow's rate changed since).
+    /// A flow's finish time at its rate when it was set: its last byte
+    /// arrives, unless it has slowed down since (or the time is stale).
     FlowDone(Due),
     /// The client's build timed out.
     TimedOut { client: usize, guard_failed: bool },
@@ -180,14 +181,12 @@ impl<'s> World<'s> {
             Event::Request { client } => self.request(client),
             Event::FirstByte { client } => self.first_byte(client),
             Event::FlowDone(due) => {
-                if self.flows.is_current(due) {
-                    let mut changed = std::mem::take(&mut self.due);
-                    let owner = self.flows.finish(self.now, due.flow, &mut changed);
-                    self.schedule_flows(&mut changed);
-                    self.due = changed;
-                    if let Some(client) = owner {
-                        self.request_done(client);
-                    }
+                let mut changed = std::mem::take(&mut self.due);
+                let owner = self.flows.arrive(self.now, due, &mut changed);
+                self.schedule_flows(&mut changed);
+                self.due = changed;
+                if let Some(client) = owner {
+                    self.request_done(client);
                 }
             }
             Event::TimedOut {

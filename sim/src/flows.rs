@@ -3,7 +3,9 @@
 //! equally between the flows it carries; a flow moves at the smallest
 //! share along its path, or at the client's download bandwidth if that is
 //! smaller. Shares are recomputed when a flow starts or ends, for the flows
-//! of the relays it crosses.
+//! of the relays it crosses. A flow that speeds up gets an earlier finish
+//! time; one that slows down keeps its pending one, which, when it comes,
+//! finds bytes left and sets the next (so a slowdown costs no event).
 
 use crate::clock::SimTime;
 
@@ -20,9 +22,11 @@ struct Flow {
     /// Bytes per nanosecond since `since`.
     rate: f64,
     since: SimTime,
-    /// Bumped each time the rate changes: a due time with an older version
-    /// is stale.
+    /// Bumped each time a new finish time is set: a due time with an older
+    /// version is stale.
     version: u32,
+    /// The time of the pending due event of this version.
+    due_at: SimTime,
     /// The caller's tag (the client).
     owner: usize,
 }
@@ -45,7 +49,10 @@ pub struct Flows {
     /// The flows each relay carries.
     carried: Vec<Vec<FlowId>>,
     flows: Vec<Option<Flow>>,
-    free: Vec<FlowId>,
+    /// Free slots, and the last version of the flow that held each, so
+    /// that the next flow there starts above it and no due time of the old
+    /// flow can pass for one of the new flow's.
+    free: Vec<(FlowId, u32)>,
 }
 
 /// Bytes per second as bytes per nanosecond.
@@ -88,12 +95,13 @@ impl Flows {
             rate: 0.0,
             since: now,
             version: 0,
+            due_at: SimTime::from_nanos(u64::MAX),
             owner,
         };
         let id = match self.free.pop() {
-            Some(id) => {
+            Some((id, version)) => {
                 if let Some(slot) = self.flows.get_mut(id) {
-                    *slot = Some(flow);
+                    *slot = Some(Flow { version, ..flow });
                 }
                 id
             }
@@ -111,16 +119,34 @@ impl Flows {
         id
     }
 
-    /// Whether `due` is still the finish time of its flow.
-    pub fn is_current(&self, due: Due) -> bool {
-        matches!(self.flows.get(due.flow), Some(Some(f)) if f.version == due.version)
+    /// A due time has come: returns the flow's owner if it is its current
+    /// one and every byte has arrived (the flow then ends, and the flows
+    /// that speed up get their new finish times). A flow that slowed down
+    /// since has bytes left: its next finish time goes onto `due`.
+    pub fn arrive(&mut self, now: SimTime, at: Due, due: &mut Vec<Due>) -> Option<usize> {
+        let flow = match self.flows.get_mut(at.flow) {
+            Some(Some(f)) if f.version == at.version => f,
+            _ => return None,
+        };
+        advance(flow, now);
+        if flow.remaining > DONE_BYTES {
+            flow.version = flow.version.wrapping_add(1);
+            flow.due_at = now.plus_nanos(finish_ns(flow.remaining, flow.rate));
+            due.push(Due {
+                flow: at.flow,
+                version: flow.version,
+                at: flow.due_at,
+            });
+            return None;
+        }
+        self.finish(now, at.flow, due)
     }
 
-    /// Ends flow `id` (its last byte has arrived) and returns its owner;
-    /// pushes the new finish times of the flows that speed up.
-    pub fn finish(&mut self, now: SimTime, id: FlowId, due: &mut Vec<Due>) -> Option<usize> {
+    /// Ends flow `id` and returns its owner; pushes the new finish times
+    /// of the flows that speed up.
+    fn finish(&mut self, now: SimTime, id: FlowId, due: &mut Vec<Due>) -> Option<usize> {
         let flow = self.flows.get_mut(id)?.take()?;
-        self.free.push(id);
+        self.free.push((id, flow.version));
         for r in flow.path {
             if let Some(list) = self.carried.get_mut(r) {
                 list.retain(|&f| f != id);
@@ -173,20 +199,32 @@ impl Flows {
                 let Some(Some(flow)) = self.flows.get_mut(id) else {
                     continue;
                 };
-                #[expect(clippy::cast_precision_loss, reason = "nanoseconds of a run")]
-                let elapsed = now.since(flow.since) as f64;
-                flow.remaining = (flow.remaining - flow.rate * elapsed).max(0.0);
+                advance(flow, now);
                 flow.rate = rate;
-                flow.since = now;
-                flow.version = flow.version.wrapping_add(1);
-                due.push(Due {
-                    flow: id,
-                    version: flow.version,
-                    at: now.plus_nanos(finish_ns(flow.remaining, rate)),
-                });
+                let finish = now.plus_nanos(finish_ns(flow.remaining, rate));
+                if finish < flow.due_at {
+                    flow.version = flow.version.wrapping_add(1);
+                    flow.due_at = finish;
+                    due.push(Due {
+                        flow: id,
+                        version: flow.version,
+                        at: finish,
+                    });
+                }
             }
         }
     }
+}
+
+/// Bytes left below which a flow is done (float rounding leaves crumbs).
+const DONE_BYTES: f64 = 1e-3;
+
+/// Moves `flow`'s bytes at its rate from its last change until `now`.
+fn advance(flow: &mut Flow, now: SimTime) {
+    #[expect(clippy::cast_precision_loss, reason = "nanoseconds of a run")]
+    let elapsed = now.since(flow.since) as f64;
+    flow.remaining = (flow.remaining - flow.rate * elapsed).max(0.0);
+    flow.since = now;
 }
 
 /// Nanoseconds to move `bytes` at `rate` bytes per nanosecond, rounded up.
@@ -239,33 +277,36 @@ mod test {
         // Alone on relay 0: 1 MB at 2 MB/s, due at 500 ms.
         let a = flows.start(t(0), [0, 1, 2], 100 * MB, MB, 0, &mut due);
         due.clear();
-        // At 250 ms a second flow joins: both at 1 MB/s. `a` has 0.5 MB
-        // left (due at 750 ms), `b` 1 MB (due at 1250 ms).
+        // At 250 ms a second flow joins: both at 1 MB/s. `b` has 1 MB to
+        // move (due at 1250 ms); `a`, slowed down, keeps its due time.
         let b = flows.start(t(250), [0, 3, 4], 100 * MB, MB, 1, &mut due);
-        assert!(
-            due.contains(&Due {
-                flow: a,
-                version: 2,
-                at: t(750)
-            }),
-            "{due:?}"
-        );
-        assert!(
-            due.contains(&Due {
+        assert_eq!(
+            due,
+            [Due {
                 flow: b,
                 version: 1,
                 at: t(1250)
-            }),
-            "{due:?}"
+            }]
         );
-        assert!(!flows.is_current(Due {
+        due.clear();
+        // At 500 ms `a` has 0.25 MB left: due again at 750 ms.
+        let at = Due {
             flow: a,
             version: 1,
-            at: t(500)
-        }));
-        due.clear();
+            at: t(500),
+        };
+        assert_eq!(flows.arrive(t(500), at, &mut due), None);
+        assert_eq!(
+            due,
+            [Due {
+                flow: a,
+                version: 2,
+                at: t(750)
+            }]
+        );
+        let at = due.remove(0);
         // `a` ends at 750 ms; `b` has 0.5 MB left, alone again: 250 ms.
-        flows.finish(t(750), a, &mut due);
+        assert_eq!(flows.arrive(t(750), at, &mut due), Some(0));
         assert_eq!(
             due,
             [Due {
@@ -274,6 +315,7 @@ mod test {
                 at: t(1000)
             }]
         );
+        assert_eq!(flows.len(), 1);
     }
 
     #[test]
