@@ -395,7 +395,7 @@ impl CircuitTask {
                     // closes once its last stream has.
                     None => retired = true,
                 },
-                Some(event) = self.bridge.events.recv() => {
+                Some(event) = self.bridge.next_event() => {
                     let streams = self.circuit.streams();
                     match self.bridge.handle(streams, event) {
                         Some((id, Ok(())))

@@ -56,19 +56,26 @@ struct BridgedStream {
 /// The bridged streams of one circuit.
 pub struct StreamBridge {
     streams: HashMap<StreamId, BridgedStream>,
-    events_tx: mpsc::Sender<BridgeEvent>,
-    /// Events from the stream tasks, for [`StreamBridge::handle`].
-    pub events: mpsc::Receiver<BridgeEvent>,
+    /// The stream tasks' events, for [`StreamBridge::handle`]: made with the
+    /// first stream, so that a circuit without streams holds no queue.
+    events: Option<(mpsc::Sender<BridgeEvent>, mpsc::Receiver<BridgeEvent>)>,
 }
 
 impl StreamBridge {
     /// A bridge with no stream.
     pub fn new() -> Self {
-        let (events_tx, events) = mpsc::channel(EVENT_QUEUE);
         Self {
             streams: HashMap::new(),
-            events_tx,
-            events,
+            events: None,
+        }
+    }
+
+    /// The next event from a stream task, for [`Self::handle`]; pending
+    /// while there is none (forever, before the first stream).
+    pub async fn next_event(&mut self) -> Option<BridgeEvent> {
+        match &mut self.events {
+            Some((_, rx)) => rx.recv().await,
+            None => std::future::pending().await,
         }
     }
 
@@ -81,12 +88,10 @@ impl StreamBridge {
         C: AsyncRead + AsyncWrite + Send + 'static,
     {
         let (to_tcp, from_circuit) = mpsc::channel(TO_TCP_QUEUE);
-        let task = tokio::spawn(stream_task(
-            id,
-            connection,
-            self.events_tx.clone(),
-            from_circuit,
-        ));
+        let (events, _) = self
+            .events
+            .get_or_insert_with(|| mpsc::channel(EVENT_QUEUE));
+        let task = tokio::spawn(stream_task(id, connection, events.clone(), from_circuit));
         let stream = BridgedStream {
             to_tcp: Some(to_tcp),
             pending: VecDeque::new(),

@@ -68,7 +68,6 @@ pub(crate) async fn run(shared: Arc<Shared>, link: Link, _permit: OwnedSemaphore
     shared.metrics.circuits_created.inc();
     let _open = OpenCircuit::new(&shared.metrics);
     let queues = shared.queues.register(vec![prev_tx.clone()]);
-    let (role_tx, mut role_rx) = mpsc::channel(ROLE_QUEUE);
     let mut hop = Hop {
         shared: shared.clone(),
         circuit,
@@ -80,7 +79,7 @@ pub(crate) async fn run(shared: Arc<Shared>, link: Link, _permit: OwnedSemaphore
         exit: ExitStreams::new(shared.config.exit_policy.clone(), shared.hsdir.clone()),
         queues,
         unpaid: 0,
-        role_tx,
+        role: None,
         partner: None,
         registered: Registered {
             owner: shared.roles.owner(),
@@ -91,7 +90,7 @@ pub(crate) async fn run(shared: Arc<Shared>, link: Link, _permit: OwnedSemaphore
     if let Some(record) = &shared.record {
         record.created(hop.registered.owner, &prev_peer);
     }
-    hop.run(prev_rx, &mut role_rx).await;
+    hop.run(prev_rx).await;
 }
 
 /// Counts a circuit as open while it lives.
@@ -145,8 +144,9 @@ struct Hop {
     queues: Registration,
     /// Cells sent since the bandwidth rate was last paid.
     unpaid: usize,
-    /// How other circuits reach this one (onion-service roles, §16).
-    role_tx: mpsc::Sender<RoleMsg>,
+    /// How other circuits reach this one (onion-service roles, §16): made
+    /// when the circuit takes a role, so that the others hold no queue.
+    role: Option<(mpsc::Sender<RoleMsg>, mpsc::Receiver<RoleMsg>)>,
     /// The circuit this one is joined to at a rendezvous point.
     partner: Option<mpsc::Sender<RoleMsg>>,
     /// This circuit's intro and rendezvous registrations.
@@ -164,7 +164,7 @@ impl Drop for Hop {
 }
 
 impl Hop {
-    async fn run(&mut self, mut prev_rx: LinkReader, role_rx: &mut mpsc::Receiver<RoleMsg>) {
+    async fn run(&mut self, mut prev_rx: LinkReader) {
         let mut shutdown = self.shared.shutdown.clone();
         let shed = self.queues.shed.clone();
         loop {
@@ -176,8 +176,8 @@ impl Hop {
                     self.circuit.destroy(DestroyReason::RESOURCELIMIT);
                 }
                 link = poll_extending(&mut self.extending) => self.extended(link),
-                Some(msg) = role_rx.recv() => self.role_msg(msg),
-                Some(event) = self.exit.bridge.events.recv() => {
+                Some(msg) = recv_role(&mut self.role) => self.role_msg(msg),
+                Some(event) = self.exit.bridge.next_event() => {
                     let streams = self.circuit.streams();
                     match self.exit.bridge.handle(streams, event) {
                         Some((id, Ok(()))) if streams.accept(id).is_err() => {
@@ -338,11 +338,12 @@ impl Hop {
                 }))
             }
             RelayMsg::EstablishRendezvous(er) if roles.contains(Roles::RENDEZVOUS) => {
-                if self.shared.roles.establish_rendezvous(
-                    self.registered.owner,
-                    er.cookie,
-                    self.role_tx.clone(),
-                ) {
+                let queue = self.role_sender();
+                if self
+                    .shared
+                    .roles
+                    .establish_rendezvous(self.registered.owner, er.cookie, queue)
+                {
                     Ok(RelayMsg::RendezvousEstablished(RendezvousEstablished))
                 } else {
                     Err("the rendezvous cookie is in use")
@@ -353,7 +354,7 @@ impl Hop {
                     Some(partner) if self.circuit.splice().is_ok() => {
                         let joined = RoleMsg::Joined {
                             handshake: r1.handshake,
-                            partner: self.role_tx.clone(),
+                            partner: self.role_sender(),
                             partner_prev: self.prev_peer,
                         };
                         if partner.try_send(joined).is_ok() {
@@ -402,12 +403,10 @@ impl Hop {
             } => Some((*rate_per_sec, *burst)),
             _ => None,
         });
-        self.shared.roles.establish_intro(
-            self.registered.owner,
-            ei.auth_key,
-            self.role_tx.clone(),
-            rate,
-        );
+        let queue = self.role_sender();
+        self.shared
+            .roles
+            .establish_intro(self.registered.owner, ei.auth_key, queue, rate);
         Ok(())
     }
 
@@ -456,6 +455,12 @@ impl Hop {
                 self.circuit.next_failed(DestroyReason::FINISHED);
             }
         }
+    }
+
+    /// The queue other circuits reach this one by, made on first use.
+    fn role_sender(&mut self) -> mpsc::Sender<RoleMsg> {
+        let (tx, _) = self.role.get_or_insert_with(|| mpsc::channel(ROLE_QUEUE));
+        tx.clone()
     }
 
     /// Counts a cell sent.
@@ -527,6 +532,15 @@ fn destroy_cell(reason: DestroyReason, id: CircId) -> Cell {
 async fn recv_next(next: &mut Option<(LinkReader, LinkWriter)>) -> Result<Option<Cell>, NetError> {
     match next {
         Some((rx, _)) => rx.recv().await,
+        None => pending().await,
+    }
+}
+
+async fn recv_role(
+    role: &mut Option<(mpsc::Sender<RoleMsg>, mpsc::Receiver<RoleMsg>)>,
+) -> Option<RoleMsg> {
+    match role {
+        Some((_, rx)) => rx.recv().await,
         None => pending().await,
     }
 }
