@@ -445,7 +445,12 @@ impl Manager {
 
     /// Keeps `preemptive` clean circuits ready, forever (§14.4).
     pub(crate) async fn maintain(self: Arc<Self>) {
+        // Our own view of the consensus, to wait for the next one: a fresh
+        // clone each round would start from the original receiver's last
+        // seen version and report a change at once, every time.
+        let mut consensus = self.consensus.clone();
         loop {
+            consensus.borrow_and_update();
             let (clean, ready) = {
                 let mut inner = self.inner();
                 inner.pool.prune(Instant::now(), self.config.max_dirtiness);
@@ -483,9 +488,8 @@ impl Manager {
                 }
                 continue;
             }
-            let mut changed = self.consensus.clone();
             tokio::select! {
-                _ = changed.changed() => {}
+                Ok(()) = consensus.changed() => {}
                 () = tokio::time::sleep(Duration::from_secs(1)) => {}
             }
         }
