@@ -3,14 +3,15 @@
 //! build time is the round trips of the handshakes plus the modelled relay
 //! costs, and responses are flows that share the relays' bandwidth
 //! ([`crate::flows`]). No cell is made; a run of a Tor-sized network takes
-//! seconds.
+//! seconds. With `[churn]`, relays leave and come back at consensus rounds
+//! (docs/sim.md §10.5).
 
 use rand_chacha::ChaCha20Rng;
 use warren_directory::GuardSet;
 
 use crate::clock::SimTime;
 use crate::error::SimError;
-use crate::flows::{Due, Flows};
+use crate::flows::{Due, FlowId, Flows};
 use crate::netmodel::{Network, NodeId};
 use crate::paths::{PathSelector, unix_time};
 use crate::queue::EventQueue;
@@ -24,17 +25,23 @@ use crate::scenario::{ClientClass, Scenario, draw_class};
 enum Event {
     /// The client starts its next circuit.
     Start { client: usize },
-    /// The client's circuit is built: its first request starts.
-    Built { client: usize },
-    /// The client sends BEGIN for its next request.
-    Request { client: usize },
+    /// The client's circuit `number` is built: its first request starts.
+    Built { client: usize, number: usize },
+    /// The client sends BEGIN for its next request on circuit `number`.
+    Request { client: usize, number: usize },
     /// The first response byte reaches the client: the flow starts.
-    FirstByte { client: usize },
+    FirstByte { client: usize, number: usize },
     /// A flow's finish time at its rate when it was set: its last byte
     /// arrives, unless it has slowed down since (or the time is stale).
     FlowDone(Due),
-    /// The client's build timed out.
-    TimedOut { client: usize, guard_failed: bool },
+    /// The client's build of circuit `number` timed out.
+    TimedOut {
+        client: usize,
+        number: usize,
+        guard_failed: bool,
+    },
+    /// A consensus round (docs/sim.md §10.5): relays leave and come back.
+    Consensus,
 }
 
 /// One client.
@@ -42,8 +49,8 @@ struct Client {
     node: NodeId,
     class: usize,
     guards: GuardSet,
-    /// Whether the guard set has been sampled yet.
-    sampled: bool,
+    /// The consensus round its guard set was last brought up to date in.
+    guards_round: Option<u64>,
     started: usize,
     active: Option<Active>,
 }
@@ -62,6 +69,8 @@ struct Active {
     first_ttfb: Option<u64>,
     transfer_ns: u64,
     bytes: u64,
+    /// The response in transfer.
+    flow: Option<FlowId>,
 }
 
 /// The simulated world at the circuit level.
@@ -80,6 +89,10 @@ pub(crate) struct World<'s> {
     events: u64,
     handshakes: u64,
     due: Vec<Due>,
+    /// Which relays the current consensus lists (all without churn).
+    listed: Vec<bool>,
+    /// Consensus rounds so far.
+    round: u64,
 }
 
 impl<'s> World<'s> {
@@ -89,7 +102,8 @@ impl<'s> World<'s> {
         let mut rng = crate::rng::seeded(seed);
         let mut net = Network::new(scenario);
         let dir = Directory::build(scenario, &mut net, &mut rng)?;
-        let paths = PathSelector::new(&dir)?;
+        let listed = vec![true; dir.statuses().len()];
+        let paths = PathSelector::new(&dir, &listed)?;
         let flows = Flows::new(dir.statuses().iter().map(|s| s.bandwidth));
         let mut world = Self {
             scenario,
@@ -106,8 +120,15 @@ impl<'s> World<'s> {
             events: 0,
             handshakes: 0,
             due: Vec::new(),
+            listed,
+            round: 0,
         };
         world.add_clients();
+        if let Some(churn) = scenario.churn {
+            world
+                .queue
+                .push(SimTime::from_nanos(churn.interval_ns), Event::Consensus);
+        }
         Ok(world)
     }
 
@@ -129,7 +150,7 @@ impl<'s> World<'s> {
                 node,
                 class,
                 guards: GuardSet::default(),
-                sampled: false,
+                guards_round: None,
                 started: 0,
                 active: None,
             });
@@ -174,12 +195,16 @@ impl<'s> World<'s> {
     fn handle(&mut self, event: Event) -> Result<(), SimError> {
         match event {
             Event::Start { client } => return self.start_circuit(client),
-            Event::Built { client } => {
+            Event::Built { client, number } if self.is_active(client, number) => {
                 self.built(client);
                 self.request(client);
             }
-            Event::Request { client } => self.request(client),
-            Event::FirstByte { client } => self.first_byte(client),
+            Event::Request { client, number } if self.is_active(client, number) => {
+                self.request(client);
+            }
+            Event::FirstByte { client, number } if self.is_active(client, number) => {
+                self.first_byte(client);
+            }
             Event::FlowDone(due) => {
                 let mut changed = std::mem::take(&mut self.due);
                 let owner = self.flows.arrive(self.now, due, &mut changed);
@@ -191,8 +216,78 @@ impl<'s> World<'s> {
             }
             Event::TimedOut {
                 client,
+                number,
                 guard_failed,
-            } => self.timed_out(client, guard_failed),
+            } if self.is_active(client, number) => self.timed_out(client, guard_failed),
+            Event::Consensus => return self.consensus_round(),
+            // The circuit has ended since (a relay of its path left).
+            Event::Built { .. }
+            | Event::Request { .. }
+            | Event::FirstByte { .. }
+            | Event::TimedOut { .. } => {}
+        }
+        Ok(())
+    }
+
+    /// Whether `client` is still using its circuit `number`.
+    fn is_active(&self, client: usize, number: usize) -> bool {
+        self.clients
+            .get(client)
+            .and_then(|c| c.active.as_ref())
+            .is_some_and(|a| a.number == number)
+    }
+
+    /// A consensus round: each listed relay leaves with probability
+    /// `leave_share`, each one gone comes back with `return_share`; clients
+    /// pick from the new consensus, and circuits through a relay that left
+    /// fail. The next round is due if anything else is.
+    fn consensus_round(&mut self) -> Result<(), SimError> {
+        let Some(churn) = self.scenario.churn else {
+            return Ok(());
+        };
+        for listed in &mut self.listed {
+            let u = uniform(&mut self.rng);
+            *listed = if *listed {
+                u >= churn.leave_share
+            } else {
+                u < churn.return_share
+            };
+        }
+        self.paths = PathSelector::new(&self.dir, &self.listed)?;
+        self.round += 1;
+        for client in 0..self.clients.len() {
+            let gone = self
+                .clients
+                .get(client)
+                .and_then(|c| c.active.as_ref())
+                .is_some_and(|a| {
+                    a.path
+                        .iter()
+                        .any(|&r| !self.listed.get(r).copied().unwrap_or(true))
+                });
+            if !gone {
+                continue;
+            }
+            let flow = self
+                .clients
+                .get_mut(client)
+                .and_then(|c| c.active.as_mut())
+                .and_then(|a| a.flow.take());
+            if let Some(flow) = flow {
+                let mut changed = std::mem::take(&mut self.due);
+                self.flows.abort(self.now, flow, &mut changed);
+                self.schedule_flows(&mut changed);
+                self.due = changed;
+            }
+            let pause = self
+                .class(client)
+                .map_or(0, |c| exponential_ns(&mut self.rng, c.think_time_ns));
+            let why = "a relay of the path left the network".into();
+            self.finish(client, Outcome::Failed(why), pause);
+        }
+        if !self.queue.is_empty() {
+            let next = self.now.plus_nanos(churn.interval_ns);
+            self.queue.push(next, Event::Consensus);
         }
         Ok(())
     }
@@ -216,8 +311,8 @@ impl<'s> World<'s> {
         let Some(c) = self.clients.get_mut(client) else {
             return Ok(());
         };
-        if !c.sampled {
-            c.sampled = true;
+        if c.guards_round != Some(self.round) {
+            c.guards_round = Some(self.round);
             self.paths
                 .update_guards(&mut c.guards, now_ns, &mut self.rng);
         }
@@ -252,13 +347,12 @@ impl<'s> World<'s> {
                 let at = self.now.plus_nanos(build + timeout);
                 self.begin(client, number, path, 0);
                 let guard_failed = k == 0;
-                self.queue.push(
-                    at,
-                    Event::TimedOut {
-                        client,
-                        guard_failed,
-                    },
-                );
+                let event = Event::TimedOut {
+                    client,
+                    number,
+                    guard_failed,
+                };
+                self.queue.push(at, event);
                 return Ok(());
             }
             build += hop;
@@ -268,7 +362,7 @@ impl<'s> World<'s> {
         let ttfb = 2 * one_way + 6 * costs.cell_ns;
         self.begin(client, number, path, ttfb);
         self.queue
-            .push(self.now.plus_nanos(build), Event::Built { client });
+            .push(self.now.plus_nanos(build), Event::Built { client, number });
         Ok(())
     }
 
@@ -286,6 +380,7 @@ impl<'s> World<'s> {
                 first_ttfb: None,
                 transfer_ns: 0,
                 bytes: 0,
+                flow: None,
             });
         }
     }
@@ -311,7 +406,8 @@ impl<'s> World<'s> {
         };
         a.request_started = now;
         let at = now.plus_nanos(a.ttfb_ns);
-        self.queue.push(at, Event::FirstByte { client });
+        let number = a.number;
+        self.queue.push(at, Event::FirstByte { client, number });
     }
 
     fn first_byte(&mut self, client: usize) {
@@ -324,8 +420,10 @@ impl<'s> World<'s> {
         a.first_ttfb.get_or_insert(now.since(a.request_started));
         let path = a.path;
         let mut changed = std::mem::take(&mut self.due);
-        self.flows
-            .start(now, path, down, bytes, client, &mut changed);
+        a.flow = Some(
+            self.flows
+                .start(now, path, down, bytes, client, &mut changed),
+        );
         self.schedule_flows(&mut changed);
         self.due = changed;
     }
@@ -344,15 +442,18 @@ impl<'s> World<'s> {
             return;
         };
         let pause = exponential_ns(&mut self.rng, class.think_time_ns);
+        let next = now.plus_nanos(pause);
+        let in_time = self.in_time(next);
         let Some(a) = self.clients.get_mut(client).and_then(|c| c.active.as_mut()) else {
             return;
         };
         a.requests += 1;
+        a.flow = None;
         a.bytes += class.response_bytes;
         a.transfer_ns += now.since(a.request_started);
-        let next = now.plus_nanos(pause);
-        if a.requests < class.requests && self.in_time(next) {
-            self.queue.push(next, Event::Request { client });
+        if a.requests < class.requests && in_time {
+            let number = a.number;
+            self.queue.push(next, Event::Request { client, number });
             return;
         }
         self.finish(client, Outcome::Complete, pause);

@@ -142,6 +142,13 @@ impl Flows {
         self.finish(now, at.flow, due)
     }
 
+    /// Ends flow `id` before its last byte (a relay of its path left) and
+    /// returns its owner; pushes the new finish times of the flows that
+    /// speed up.
+    pub fn abort(&mut self, now: SimTime, id: FlowId, due: &mut Vec<Due>) -> Option<usize> {
+        self.finish(now, id, due)
+    }
+
     /// Ends flow `id` and returns its owner; pushes the new finish times
     /// of the flows that speed up.
     fn finish(&mut self, now: SimTime, id: FlowId, due: &mut Vec<Due>) -> Option<usize> {

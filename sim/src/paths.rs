@@ -71,11 +71,17 @@ pub fn unix_time(ns: u64) -> u64 {
 }
 
 impl PathSelector {
-    /// The consensus of `dir`'s relays (one entry per relay, sorted by
-    /// identity) and the tables of exits for the simulated port and of
-    /// middles.
-    pub fn new(dir: &Directory) -> Result<Self, SimError> {
-        let mut relays = dir.statuses().to_vec();
+    /// The consensus of `dir`'s relays that are `listed` (by scenario
+    /// index; all of them when `listed` is shorter), sorted by identity, and
+    /// the tables of exits for the simulated port and of middles.
+    pub fn new(dir: &Directory, listed: &[bool]) -> Result<Self, SimError> {
+        let mut relays: Vec<RelayStatus> = dir
+            .statuses()
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| listed.get(*i).copied().unwrap_or(true))
+            .map(|(_, s)| s.clone())
+            .collect();
         relays.sort_by_key(|s| s.identity);
         let relay_of = relays
             .iter()

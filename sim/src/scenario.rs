@@ -12,10 +12,13 @@ use toml::Spanned;
 use crate::error::SimError;
 
 mod adversary;
+mod churn;
 mod clients;
 
 use adversary::RawAdversary;
 pub use adversary::{AdversarySpec, Amount, Role};
+pub use churn::ChurnSpec;
+use churn::RawChurn;
 use clients::RawClients;
 pub use clients::{ClientClass, ClientSpec, Traffic};
 
@@ -105,6 +108,8 @@ pub struct Scenario {
     pub costs: Costs,
     /// The adversary, if any.
     pub adversary: Option<AdversarySpec>,
+    /// Relays leaving and coming back, if any.
+    pub churn: Option<ChurnSpec>,
 }
 
 impl Scenario {
@@ -160,6 +165,7 @@ struct RawScenario {
     #[serde(default)]
     costs: RawCosts,
     adversary: Option<RawAdversary>,
+    churn: Option<RawChurn>,
 }
 
 fn default_seed() -> u64 {
@@ -326,6 +332,11 @@ impl Checker<'_> {
                 .adversary
                 .as_ref()
                 .map(|a| self.adversary(a))
+                .transpose()?,
+            churn: raw
+                .churn
+                .as_ref()
+                .map(|c| self.churn(c, raw.fidelity))
                 .transpose()?,
             regions,
             links,
