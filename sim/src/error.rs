@@ -57,6 +57,14 @@ pub enum SimError {
         #[source]
         source: ProtoError,
     },
+    /// The consensus of the simulated relays could not be made (a bug in
+    /// the simulator: its entries come from checked descriptors).
+    #[error("the consensus of the simulated relays could not be made: {source}")]
+    Consensus {
+        /// The directory code's error.
+        #[source]
+        source: warren_directory::DirectoryError,
+    },
     /// A directory document could not be made for a simulated relay.
     #[error("relay {relay}: its descriptor could not be made: {source}")]
     Directory {

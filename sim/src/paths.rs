@@ -98,7 +98,7 @@ impl PathSelector {
         // The simulated clients trust the simulated directory: the body is
         // the real consensus form, with no authority signatures to check.
         let consensus = Consensus::assemble(body, Vec::new())
-            .map_err(|source| SimError::Directory { relay: 0, source })?
+            .map_err(|source| SimError::Consensus { source })?
             .dangerously_assume_verified();
         let all = consensus.relays();
         let exits = Table::new(all, |s| {

@@ -306,11 +306,15 @@ fn median(values: &mut [u64]) -> Option<u64> {
 
 impl fmt::Display for Summary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(
+        write!(
             f,
             "circuits: {} ({} complete, {} failed) in {:.3} simulated s, {} events",
             self.circuits, self.completed, self.failed, self.simulated_s, self.events
         )?;
+        match self.handshakes {
+            Some(n) => writeln!(f, ", {n} handshakes")?,
+            None => writeln!(f)?,
+        }
         let line = |f: &mut fmt::Formatter<'_>, name: &str, s: Option<Spread>, unit: &str| match s {
             Some(s) => writeln!(
                 f,
