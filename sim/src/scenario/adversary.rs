@@ -19,17 +19,6 @@ pub enum Role {
     Exit,
 }
 
-impl Role {
-    /// Its name in the scenario file and the results.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Guard => "guard",
-            Self::Middle => "middle",
-            Self::Exit => "exit",
-        }
-    }
-}
-
 /// How much of each role the adversary runs.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Amount {
