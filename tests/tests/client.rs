@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use warren_tests::procs::{
     HELLO, Node, TestClient, free_port, http_get, start_authorities, start_backend, start_client,
-    start_relay,
+    start_relay, wait_until,
 };
 
 fn curl(args: &[&str]) -> Output {
@@ -40,9 +40,12 @@ fn curl_ok(args: &[&str]) -> String {
 fn raw(addr: SocketAddr, bytes: &[u8], close: bool) -> Vec<u8> {
     let mut s = TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
-    s.write_all(bytes).unwrap();
+    // The entry may answer and close before it has read everything (an
+    // oversized or garbled request): a failed write or half-close is then
+    // expected, and the answer is what the test checks.
+    let _ = s.write_all(bytes);
     if close {
-        s.shutdown(std::net::Shutdown::Write).unwrap();
+        let _ = s.shutdown(std::net::Shutdown::Write);
     }
     let mut out = Vec::new();
     let _ = s.read_to_end(&mut out);
@@ -51,7 +54,7 @@ fn raw(addr: SocketAddr, bytes: &[u8], close: bool) -> Vec<u8> {
 
 struct Network {
     metrics: SocketAddr,
-    _root: tempfile::TempDir,
+    root: tempfile::TempDir,
     _nodes: Vec<Node>,
     client: TestClient,
     backend: u16,
@@ -92,7 +95,7 @@ fn network() -> Network {
     nodes.extend(auths.nodes);
     Network {
         metrics,
-        _root: root,
+        root,
         _nodes: nodes,
         client,
         backend: start_backend(),
@@ -262,4 +265,24 @@ fn curl_and_pysocks_reach_a_backend_and_bad_requests_get_error_replies() {
         .parse()
         .unwrap();
     assert!(opened >= 8, "{text}");
+
+    // Idle, the client waits, also once a newer consensus has come (the
+    // circuit manager then has a change to wait past): over two seconds it
+    // uses a small part of a core, where a busy loop would use all of it.
+    let consensus = net.root.path().join("client").join("consensus");
+    let modified = || {
+        std::fs::metadata(&consensus)
+            .and_then(|m| m.modified())
+            .ok()
+    };
+    let first = modified();
+    wait_until(
+        "a newer consensus at the client",
+        Duration::from_secs(40),
+        || (modified() != first).then_some(()),
+    );
+    let before = net.client.node.cpu_ticks().expect("client running");
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let used = net.client.node.cpu_ticks().expect("client running") - before;
+    assert!(used < 50, "an idle client used {used} ticks of CPU in 2 s");
 }
