@@ -282,7 +282,7 @@ fn curl_and_pysocks_reach_a_backend_and_bad_requests_get_error_replies() {
         || (modified() != first).then_some(()),
     );
     let before = net.client.node.cpu_ticks().expect("client running");
-    std::thread::sleep(std::time::Duration::from_secs(2));
+    std::thread::sleep(Duration::from_secs(2));
     let used = net.client.node.cpu_ticks().expect("client running") - before;
     assert!(used < 50, "an idle client used {used} ticks of CPU in 2 s");
 }
