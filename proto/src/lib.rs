@@ -14,6 +14,8 @@
 //! * [`relay_msg`]: relay messages inside a cell's encrypted body (§8, §11);
 //! * [`circuit`]: the origin and relay-hop state machines (§9);
 //! * [`stream`] and [`flow`]: streams, their buffers and windows (§10);
+//! * [`intro_queue`]: an onion service's introduction queue and puzzle
+//!   effort (§16.4);
 //! * [`time`]: time as an input (§1.2).
 #![forbid(unsafe_code)]
 
@@ -24,6 +26,7 @@ mod error;
 pub mod flow;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod intro_queue;
 pub mod relay_msg;
 pub mod stream;
 pub mod time;

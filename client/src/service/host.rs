@@ -23,14 +23,13 @@ use warren_directory::hs_descriptor::{HsDescriptorContent, HsDescriptorTimes, Po
 use warren_directory::{GuardParams, Roles, TimeoutParams};
 use warren_net::dir_client::unix_now;
 use warren_net::metrics::{MetricsRoutes, check_loopback};
+use warren_proto::intro_queue::{EFFORT_PERIOD, next_effort};
 use warren_proto::relay_msg::{Introduce2, RelayMsg, Rendezvous1};
 
 use super::config::{OnionServiceConfig, ServiceConfig};
 use super::identity::load_or_create_identity;
 use super::intro::{self, IntroPoint};
-use super::introductions::{
-    Accepted, Checker, Clients, IntroQueue, Puzzle, ReplayCache, next_effort,
-};
+use super::introductions::{Accepted, Checker, Clients, IntroQueue, Puzzle, ReplayCache};
 use super::publish::{self, Published};
 use crate::ClientError;
 use crate::circuit::PortMap;
@@ -43,8 +42,6 @@ use crate::onion::{HS_PERIOD_MINUTES, OnionState};
 const CONCURRENT_RENDEZVOUS: usize = 16;
 /// How often the effort and the clients file are looked at.
 const TICK: Duration = Duration::from_secs(1);
-/// How often the suggested effort is reconsidered (§16.4).
-const EFFORT_PERIOD: Duration = Duration::from_secs(5);
 /// The least time between two publications.
 const MIN_REPUBLISH: Duration = Duration::from_secs(5);
 /// How long a relay that failed as intro point is not asked again.
@@ -526,10 +523,10 @@ impl OnionService {
 
     /// Reconsiders the suggested effort (§16.4); a change is published.
     fn update_effort(&mut self) {
-        let (dropped, peak) = (self.queue.dropped, self.queue.peak);
+        let (dropped, peak) = (self.queue.0.dropped, self.queue.0.peak);
         self.metrics.introductions_dropped.inc_by(dropped);
-        self.queue.dropped = 0;
-        self.queue.peak = self.queue.len();
+        self.queue.0.dropped = 0;
+        self.queue.0.peak = self.queue.len();
         let Some(puzzle) = self.puzzle.as_mut() else {
             return;
         };

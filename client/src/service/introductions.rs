@@ -4,25 +4,20 @@
 //! listed key (or its key is over its rate), weighed by its puzzle
 //! solution, and queued by effort for the rendezvous.
 
-use std::cmp::Ordering;
-use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Instant, SystemTime};
 
 use warren_crypto::ClientAuthPublicKey;
 use warren_crypto::hs_ntor::{self, IntroEncKeypair, IntroKeys};
+use warren_proto::intro_queue::QUEUE_MAX_AGE;
 use warren_proto::relay_msg::{Extension, Introduce2, IntroducePayload};
 
 use crate::ClientError;
 
 /// Client ephemeral keys remembered against replays, per service.
 const REPLAY_CAPACITY: usize = 200_000;
-/// Introductions waiting for a rendezvous at most; the lowest effort goes
-/// first when more arrive.
-pub(crate) const QUEUE_CAPACITY: usize = 256;
-/// An introduction older than this is dropped: its client gave up.
-const QUEUE_MAX_AGE: Duration = Duration::from_secs(25);
 
 /// Why an introduction was refused (for logs and metrics; the client
 /// learns nothing).
@@ -407,109 +402,39 @@ impl Checker<'_> {
     }
 }
 
-/// One queued introduction.
-struct Queued {
-    accepted: Accepted,
-    seq: u64,
-    arrived: Instant,
-}
-
-impl PartialEq for Queued {
-    fn eq(&self, other: &Self) -> bool {
-        self.cmp(other) == Ordering::Equal
-    }
-}
-impl Eq for Queued {}
-impl PartialOrd for Queued {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl Ord for Queued {
-    /// Higher effort first; among equals, the older first.
-    fn cmp(&self, other: &Self) -> Ordering {
-        self.accepted
-            .effort
-            .cmp(&other.accepted.effort)
-            .then(other.seq.cmp(&self.seq))
-    }
-}
-
-/// The introductions waiting for a rendezvous, by effort (§16.4), and the
-/// figures the effort controller reads.
+/// The introductions waiting for a rendezvous, by effort (§16.4): the
+/// pure queue of `warren_proto::intro_queue`, which the simulator runs
+/// too, on this clock.
 #[derive(Default)]
-pub(crate) struct IntroQueue {
-    heap: BinaryHeap<Queued>,
-    seq: u64,
-    /// Introductions dropped (queue full or too old) since the last look.
-    pub(crate) dropped: u64,
-    /// The highest depth seen since the last look.
-    pub(crate) peak: usize,
-}
+pub(crate) struct IntroQueue(pub(crate) warren_proto::intro_queue::IntroQueue<Accepted, Instant>);
 
 impl IntroQueue {
     /// Queues an introduction; when full, the lowest-effort one (maybe
     /// this one) is dropped.
     pub(crate) fn push(&mut self, accepted: Accepted, now: Instant) {
-        self.seq += 1;
-        self.heap.push(Queued {
-            accepted,
-            seq: self.seq,
-            arrived: now,
-        });
-        if self.heap.len() > QUEUE_CAPACITY {
-            // Drop the minimum: rebuild without it (rare, bounded).
-            let mut items = std::mem::take(&mut self.heap).into_sorted_vec();
-            if !items.is_empty() {
-                items.remove(0);
-            }
-            self.heap = items.into();
-            self.dropped += 1;
-        }
-        self.peak = self.peak.max(self.heap.len());
+        let effort = accepted.effort;
+        self.0.push(accepted, effort, now);
     }
 
     /// The next introduction to serve: the highest effort that is not
     /// too old.
     pub(crate) fn pop(&mut self, now: Instant) -> Option<Accepted> {
-        while let Some(q) = self.heap.pop() {
-            if now.saturating_duration_since(q.arrived) <= QUEUE_MAX_AGE {
-                return Some(q.accepted);
-            }
-            self.dropped += 1;
-        }
-        None
+        let too_old = |arrived| now.saturating_duration_since(arrived) > QUEUE_MAX_AGE;
+        self.0.pop(too_old, drop)
     }
 
     /// How many wait.
     pub(crate) fn len(&self) -> usize {
-        self.heap.len()
-    }
-}
-
-/// The highest effort a service suggests: about 2.5 s of solving for a
-/// client on one core of the reference machine (§16.4), within the
-/// client's patience.
-pub(crate) const MAX_EFFORT: u32 = 500;
-
-/// The effort the service suggests next (§16.4): doubled (at least 1)
-/// when introductions were dropped or the queue stood above a quarter of
-/// its capacity, two thirds of it when nothing was dropped and the queue
-/// stayed below a sixteenth of its capacity, else kept.
-pub(crate) fn next_effort(current: u32, dropped: u64, peak: usize, now_len: usize) -> u32 {
-    if dropped > 0 || peak > QUEUE_CAPACITY / 4 {
-        current.saturating_mul(2).clamp(1, MAX_EFFORT)
-    } else if peak <= QUEUE_CAPACITY / 16 && now_len <= QUEUE_CAPACITY / 16 {
-        current.saturating_mul(2) / 3
-    } else {
-        current
+        self.0.len()
     }
 }
 
 #[cfg(test)]
 mod test {
     use super::*;
+    use std::time::Duration;
     use warren_crypto::{ClientAuthKeypair, EphemeralSecret};
+    use warren_proto::intro_queue::QUEUE_CAPACITY;
     use warren_proto::relay_msg::Introduce1;
 
     fn payload(extensions: Vec<Extension>) -> IntroducePayload {
@@ -640,7 +565,7 @@ mod test {
         q.push(accepted(50), now);
         q.push(accepted(10), now);
         assert_eq!(q.len(), QUEUE_CAPACITY);
-        assert_eq!(q.dropped, 2);
+        assert_eq!(q.0.dropped, 2);
         assert_eq!(q.pop(now).unwrap().effort, 50);
         assert_eq!(q.pop(now).unwrap().effort, 10);
         assert_eq!(q.pop(now).unwrap().effort, 0);
@@ -649,16 +574,6 @@ mod test {
             q.pop(now + QUEUE_MAX_AGE + Duration::from_secs(1))
                 .is_none()
         );
-    }
-
-    #[test]
-    fn the_effort_rises_under_load_and_falls_when_calm() {
-        assert_eq!(next_effort(0, 3, 0, 0), 1);
-        assert_eq!(next_effort(8, 0, QUEUE_CAPACITY, 10), 16);
-        assert_eq!(next_effort(9, 0, 0, 0), 6);
-        assert_eq!(next_effort(1, 0, 0, 0), 0);
-        assert_eq!(next_effort(6, 0, 3, 1), 4);
-        assert_eq!(next_effort(5, 0, QUEUE_CAPACITY / 8, 1), 5);
     }
 
     #[test]
