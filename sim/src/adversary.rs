@@ -6,8 +6,8 @@
 use rand_chacha::ChaCha20Rng;
 use rand_core::{Rng, SeedableRng};
 use serde::Serialize;
-use warren_directory::RelayStatus;
 use warren_directory::path::{self, Position};
+use warren_directory::{Flags, RelayStatus};
 
 use crate::relays::STREAM_PORT;
 use crate::report::{CircuitRecord, Spread, spread};
@@ -25,6 +25,7 @@ pub fn holds(s: &RelayStatus, role: Role) -> bool {
         Role::Exit => {
             path::suitable(s, Position::Exit) && s.info.exit_summary.allows_port(STREAM_PORT)
         }
+        Role::Hsdir => s.flags.contains(Flags::HSDIR),
     }
 }
 
@@ -127,6 +128,71 @@ pub struct AdversaryReport {
     /// Time to first compromise of the compromised clients, in seconds
     /// (the start of their first compromised circuit).
     pub first_compromise_s: Option<Spread>,
+    /// With `as = ["hsdir"]` and onion services: the descriptors it holds
+    /// (docs/sim.md §11.4).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hsdir: Option<HsdirReport>,
+}
+
+/// The onion-service descriptors an adversary's HSDirs hold
+/// (docs/sim.md §11.4).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HsdirReport {
+    /// Relays with the HSDir flag (the ring).
+    pub hsdirs: usize,
+    /// Of them, the adversary's.
+    pub adversary_hsdirs: usize,
+    /// HSDirs responsible for one descriptor.
+    pub responsible_per_service: usize,
+    /// Per period (the current and the next), the share of services with
+    /// at least one of the adversary's HSDirs responsible for their
+    /// descriptor.
+    pub period_shares: [f64; 2],
+    /// The share expected if each service's HSDirs were a uniform draw of
+    /// `responsible_per_service` from the ring:
+    /// `1 − C(n − k, r) / C(n, r)`.
+    pub expected_share: f64,
+}
+
+/// What the adversary `owned` learns as HSDir: for each period, the share
+/// of the services whose `responsible` HSDirs include one of its relays.
+pub fn assess_hsdirs(
+    owned: &[bool],
+    statuses: &[RelayStatus],
+    responsible: &[[Vec<usize>; 2]],
+) -> HsdirReport {
+    let mine = |r: &usize| owned.get(*r).copied().unwrap_or(false);
+    let ring: Vec<usize> = (0..statuses.len())
+        .filter(|&i| statuses.get(i).is_some_and(|s| holds(s, Role::Hsdir)))
+        .collect();
+    let k = ring.iter().filter(|r| mine(r)).count();
+    let r = responsible.first().map_or(0, |[current, _]| current.len());
+    let period_shares = [0, 1].map(|p| {
+        let held = responsible
+            .iter()
+            .filter(|sets| sets.get(p).is_some_and(|set| set.iter().any(mine)))
+            .count();
+        ratio(held, responsible.len())
+    });
+    HsdirReport {
+        hsdirs: ring.len(),
+        adversary_hsdirs: k,
+        responsible_per_service: r,
+        period_shares,
+        expected_share: 1.0 - none_chosen(ring.len(), k, r),
+    }
+}
+
+/// `C(n − k, r) / C(n, r)`: the probability that `r` relays drawn without
+/// replacement from `n` miss all `k` of the adversary's.
+fn none_chosen(n: usize, k: usize, r: usize) -> f64 {
+    let mut p = 1.0;
+    for i in 0..r {
+        #[expect(clippy::cast_precision_loss, reason = "a probability")]
+        let term = (n.saturating_sub(k + i)) as f64 / (n.saturating_sub(i)).max(1) as f64;
+        p *= term;
+    }
+    p
 }
 
 /// The adversary's relays and what they saw.
@@ -194,6 +260,7 @@ pub fn assess(
         compromised_clients,
         client_share: ratio(compromised_clients, clients),
         first_compromise_s: spread(firsts),
+        hsdir: None,
     };
     AdversaryResults {
         owned,

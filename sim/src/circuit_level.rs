@@ -4,7 +4,11 @@
 //! costs, and responses are flows that share the relays' bandwidth
 //! ([`crate::flows`]). No cell is made; a run of a Tor-sized network takes
 //! seconds. With `[churn]`, relays leave and come back at consensus rounds
-//! (docs/sim.md §10.5).
+//! (docs/sim.md §10.5). Onion services are in [`onion`] (docs/sim.md §11).
+
+mod onion;
+
+pub use onion::{ConnectionReport, OnionReport};
 
 use rand_chacha::ChaCha20Rng;
 use warren_directory::GuardSet;
@@ -42,6 +46,8 @@ enum Event {
     },
     /// A consensus round (docs/sim.md §10.5): relays leave and come back.
     Consensus,
+    /// Something happens to an onion service (docs/sim.md §11).
+    Onion(onion::OnionEvent),
 }
 
 /// One client.
@@ -71,6 +77,9 @@ struct Active {
     bytes: u64,
     /// The response in transfer.
     flow: Option<FlowId>,
+    /// An onion connection's state (docs/sim.md §11); `None` for exit
+    /// circuits.
+    onion: Option<onion::Pending>,
 }
 
 /// The simulated world at the circuit level.
@@ -93,6 +102,8 @@ pub(crate) struct World<'s> {
     listed: Vec<bool>,
     /// Consensus rounds so far.
     round: u64,
+    /// The onion services (docs/sim.md §11).
+    services: onion::Services,
 }
 
 impl<'s> World<'s> {
@@ -122,7 +133,9 @@ impl<'s> World<'s> {
             due: Vec::new(),
             listed,
             round: 0,
+            services: onion::Services::default(),
         };
+        world.add_services()?;
         world.add_clients();
         if let Some(churn) = scenario.churn {
             world
@@ -182,7 +195,11 @@ impl<'s> World<'s> {
             }
         }
         progress(self.records.len(), total);
+        let onion = self.onion_report();
+        let responsible = self.responsible();
         Ok(RunOutput {
+            onion,
+            responsible,
             client_classes: self.clients.iter().map(|c| c.class).collect(),
             circuits: self.records,
             events: self.events,
@@ -220,6 +237,7 @@ impl<'s> World<'s> {
                 guard_failed,
             } if self.is_active(client, number) => self.timed_out(client, guard_failed),
             Event::Consensus => return self.consensus_round(),
+            Event::Onion(event) => return self.handle_onion(event),
             // The circuit has ended since (a relay of its path left).
             Event::Built { .. }
             | Event::Request { .. }
@@ -307,6 +325,12 @@ impl<'s> World<'s> {
 
     /// Picks a path and works out when each hop's handshake completes.
     fn start_circuit(&mut self, client: usize) -> Result<(), SimError> {
+        if self
+            .class(client)
+            .is_some_and(|c| c.traffic == crate::scenario::Traffic::Onion)
+        {
+            return self.start_onion(client);
+        }
         let now_ns = self.now.as_nanos();
         let Some(c) = self.clients.get_mut(client) else {
             return Ok(());
@@ -381,6 +405,7 @@ impl<'s> World<'s> {
                 transfer_ns: 0,
                 bytes: 0,
                 flow: None,
+                onion: None,
             });
         }
     }
@@ -487,10 +512,13 @@ impl<'s> World<'s> {
         let circuits = self.class(client).map_or(0, |c| c.circuits);
         let next = now.plus_nanos(pause);
         let in_time = self.in_time(next);
-        let Some(c) = self.clients.get_mut(client) else {
+        let Some(a) = self.clients.get_mut(client).and_then(|c| c.active.take()) else {
             return;
         };
-        let Some(a) = c.active.take() else { return };
+        self.onion_finished(&a, &outcome);
+        let Some(c) = self.clients.get(client) else {
+            return;
+        };
         let complete = outcome == Outcome::Complete;
         self.records.push(CircuitRecord {
             client,

@@ -174,6 +174,8 @@ impl<'s> World<'s> {
             end: self.last_finish,
             handshakes: self.handshakes,
             dir: self.dir,
+            onion: None,
+            responsible: Vec::new(),
         })
     }
 

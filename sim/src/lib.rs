@@ -17,6 +17,8 @@
 //!   §10): real path selection and guard sets, modelled handshakes, traffic
 //!   as flows sharing the relays' bandwidth.
 //! * [`adversary`]: relays run by one adversary, and what it saw (§9).
+//! * onion services and an introduction flood at the circuit level
+//!   ([`OnionReport`], §11).
 //! * [`invariant`]: the anonymity check on every circuit.
 //! * [`report`]: per-circuit records and the summary.
 //! * [`plot`]: SVG plots of the results.
@@ -39,6 +41,7 @@ pub mod rng;
 mod run;
 pub mod scenario;
 
+pub use circuit_level::{ConnectionReport, OnionReport};
 pub use clock::SimTime;
 pub use error::SimError;
 pub use plot::{Plot, PlotError, plots};
@@ -63,12 +66,20 @@ pub fn run_with_progress(
     };
     let adversary = scenario.adversary.as_ref().map(|spec| {
         let owned = adversary::choose(spec, out.dir.statuses(), seed);
-        adversary::assess(
+        let mut results = adversary::assess(
             owned,
             out.dir.statuses(),
             &out.circuits,
             scenario.clients.count,
-        )
+        );
+        if spec.roles.contains(&scenario::Role::Hsdir) && !out.responsible.is_empty() {
+            results.report.hsdir = Some(adversary::assess_hsdirs(
+                &results.owned,
+                out.dir.statuses(),
+                &out.responsible,
+            ));
+        }
+        results
     });
     let results = Results {
         seed,
@@ -87,5 +98,6 @@ pub fn run_with_progress(
             .collect(),
         client_classes: out.client_classes,
         adversary,
+        onion: out.onion,
     })
 }

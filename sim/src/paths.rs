@@ -11,7 +11,7 @@ use rand_chacha::ChaCha20Rng;
 use rand_core::Rng;
 use warren_directory::guard::fits_path;
 use warren_directory::path::{self, Position};
-use warren_directory::{Consensus, ConsensusBody, GuardParams, GuardSet, RelayStatus};
+use warren_directory::{Consensus, ConsensusBody, GuardParams, GuardSet, RelayStatus, Roles};
 
 use crate::error::SimError;
 use crate::relays::{Directory, PUBLISHED, STREAM_PORT};
@@ -60,8 +60,13 @@ pub struct PathSelector {
     consensus: Consensus,
     exits: Table,
     middles: Table,
+    /// Relays that can be rendezvous points, and intro points.
+    rendezvous: Table,
+    intros: Table,
     /// Consensus index → scenario relay index.
     relay_of: Vec<usize>,
+    /// Scenario relay index → consensus index (`None`: not listed).
+    consensus_of: Vec<Option<usize>>,
     params: GuardParams,
 }
 
@@ -83,10 +88,16 @@ impl PathSelector {
             .map(|(_, s)| s.clone())
             .collect();
         relays.sort_by_key(|s| s.identity);
-        let relay_of = relays
+        let relay_of: Vec<usize> = relays
             .iter()
             .map(|s| dir.by_identity(&s.identity).unwrap_or(0))
             .collect();
+        let mut consensus_of = vec![None; dir.statuses().len()];
+        for (i, &r) in relay_of.iter().enumerate() {
+            if let Some(slot) = consensus_of.get_mut(r) {
+                *slot = Some(i);
+            }
+        }
         let body = ConsensusBody {
             valid_after: PUBLISHED,
             fresh_until: PUBLISHED + 3600,
@@ -105,10 +116,15 @@ impl PathSelector {
             path::suitable(s, Position::Exit) && s.info.exit_summary.allows_port(STREAM_PORT)
         });
         let middles = Table::new(all, |s| path::suitable(s, Position::Middle));
+        let rendezvous = Table::new(all, |s| s.info.roles.contains(Roles::RENDEZVOUS));
+        let intros = Table::new(all, |s| s.info.roles.contains(Roles::INTRO));
         Ok(Self {
             exits,
             middles,
+            rendezvous,
+            intros,
             relay_of,
+            consensus_of,
             consensus,
             params: GuardParams::default(),
         })
@@ -160,6 +176,89 @@ impl PathSelector {
             return Ok([index(guard)?, index(middle)?, index(exit)?]);
         }
         Err(no_path("guard", "raise relays.guard_share or relays.count"))
+    }
+
+    /// The consensus clients pick from.
+    pub fn consensus(&self) -> &Consensus {
+        &self.consensus
+    }
+
+    /// Picks a three-hop path whose last hop is relay `last` (scenario
+    /// index), as the client daemon's `build_to` does for onion-service
+    /// circuits (docs/sim.md §11.1): a guard of `guards` that fits it and a
+    /// middle compatible with both. Returns scenario indices, guard first.
+    pub fn pick_to(
+        &self,
+        guards: &mut GuardSet,
+        last: usize,
+        now_ns: u64,
+        rng: &mut ChaCha20Rng,
+        circuit: &str,
+    ) -> Result<[usize; 3], SimError> {
+        let no_path = |position, hint| SimError::NoPath {
+            circuit: circuit.to_owned(),
+            position,
+            hint,
+        };
+        let all = self.consensus.relays();
+        let last_status = self
+            .consensus_of
+            .get(last)
+            .copied()
+            .flatten()
+            .and_then(|i| all.get(i))
+            .ok_or_else(|| no_path("last hop", "a relay missing from the consensus"))?;
+        let now = unix_time(now_ns);
+        let fits =
+            |g: &RelayStatus| g.identity != last_status.identity && fits_path(g, &[last_status]);
+        let mut guard = guards.choose(&self.consensus, now, &self.params, fits);
+        if guard.is_none() {
+            self.update_guards(guards, now_ns, rng);
+            guard = guards.choose(&self.consensus, now, &self.params, fits);
+        }
+        let guard =
+            guard.ok_or_else(|| no_path("guard", "raise relays.guard_share or relays.count"))?;
+        let middle = self
+            .constrained(&self.middles, &[guard, last_status], rng)
+            .ok_or_else(|| no_path("middle", "raise relays.count"))?;
+        let index = |s: &RelayStatus| {
+            self.consensus_index(s)
+                .and_then(|i| self.relay_of.get(i).copied())
+                .ok_or_else(|| no_path("guard", "a relay missing from the directory"))
+        };
+        Ok([index(guard)?, index(middle)?, last])
+    }
+
+    /// A rendezvous point (`intro` false) or an intro point (`intro` true)
+    /// by weight, as the daemons' `pick_role` draws it, not one of
+    /// `exclude` (scenario indices).
+    pub fn pick_role(
+        &self,
+        intro: bool,
+        exclude: &[usize],
+        rng: &mut ChaCha20Rng,
+    ) -> Option<usize> {
+        let table = if intro {
+            &self.intros
+        } else {
+            &self.rendezvous
+        };
+        let of = |i: usize| self.relay_of.get(i).copied();
+        for _ in 0..MAX_DRAWS {
+            let r = of(table.draw(rng)?)?;
+            if !exclude.contains(&r) {
+                return Some(r);
+            }
+        }
+        let all = self.consensus.relays();
+        let left: Vec<&RelayStatus> = table
+            .entries
+            .iter()
+            .filter(|&&i| of(i).is_some_and(|r| !exclude.contains(&r)))
+            .filter_map(|&i| all.get(i))
+            .collect();
+        let s = path::weighted_pick(&left, rng)?;
+        self.consensus_index(s).and_then(of)
     }
 
     fn consensus_index(&self, s: &RelayStatus) -> Option<usize> {

@@ -156,8 +156,11 @@ fn status_of(
     let id = relay.identity.public();
     let net16 = u32::try_from(n).unwrap_or(u32::MAX).wrapping_add(0x0a00);
     let addr = std::net::Ipv4Addr::from(net16.wrapping_shl(16) | 1);
-    let mut roles = Roles::MIDDLE;
-    let mut flags = Flags::RUNNING | Flags::FAST | Flags::STABLE;
+    // Every relay stores descriptors and can be an intro or rendezvous
+    // point (docs/sim.md §11.1); no draw, so runs without services are
+    // unchanged.
+    let mut roles = Roles::MIDDLE | Roles::HSDIR | Roles::INTRO | Roles::RENDEZVOUS;
+    let mut flags = Flags::RUNNING | Flags::FAST | Flags::STABLE | Flags::HSDIR;
     roles.set(Roles::GUARD, guard);
     flags.set(Flags::GUARD, guard);
     roles.set(Roles::EXIT, exit);

@@ -8,6 +8,7 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use crate::adversary::{AdversaryReport, AdversaryResults};
+use crate::circuit_level::{ConnectionReport, OnionReport};
 
 /// How a circuit ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,6 +78,8 @@ pub struct Report {
     pub client_classes: Vec<usize>,
     /// The adversary's relays and what they saw, if the scenario has one.
     pub adversary: Option<AdversaryResults>,
+    /// What the onion services saw (docs/sim.md §11), if there are any.
+    pub onion: Option<OnionReport>,
 }
 
 /// The median and 90th percentile of one measure.
@@ -115,6 +118,9 @@ pub struct Summary {
     /// What the adversary saw (docs/sim.md §9), if there is one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub adversary: Option<AdversaryReport>,
+    /// What the onion services saw (docs/sim.md §11), if there are any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub onion: Option<OnionReport>,
 }
 
 fn as_f64(x: u64) -> f64 {
@@ -170,6 +176,7 @@ impl Results {
             simulated_s: as_f64(self.simulated_ns) / 1e9,
             handshakes: None,
             adversary: None,
+            onion: None,
         }
     }
 
@@ -217,6 +224,7 @@ impl Report {
         Summary {
             handshakes: Some(self.handshakes),
             adversary: self.adversary.as_ref().map(|a| a.report.clone()),
+            onion: self.onion.clone(),
             ..self.results.summary()
         }
     }
@@ -348,8 +356,52 @@ impl fmt::Display for Summary {
                 a.client_share,
             )?;
             line(f, "time to first compromise", a.first_compromise_s, "s")?;
+            if let Some(h) = &a.hsdir {
+                writeln!(
+                    f,
+                    "adversary HSDirs: {} of {} on the ring; services whose descriptor it \
+                     holds: {:.4} this period, {:.4} the next (expected {:.4})",
+                    h.adversary_hsdirs,
+                    h.hsdirs,
+                    h.period_shares[0],
+                    h.period_shares[1],
+                    h.expected_share,
+                )?;
+            }
+        }
+        if let Some(o) = &self.onion {
+            let puzzle = if o.puzzle { "on" } else { "off" };
+            writeln!(f, "onion services: {} (puzzle {puzzle})", o.services)?;
+            connections(f, "onion connections", &o.all)?;
+            connections(f, "to the first service", &o.target)?;
+            if let Some(d) = &o.target_during_flood {
+                connections(f, "to it during the flood", d)?;
+                writeln!(
+                    f,
+                    "flood: {} introductions sent, {} answered; attacker solving on {:.2} \
+                     cores; highest suggested effort {}",
+                    o.flood_sent, o.flood_served, o.attacker_cores, o.peak_suggested_effort
+                )?;
+            }
         }
         Ok(())
+    }
+}
+
+/// One line of onion connections: how many succeeded, and their TTFB.
+fn connections(f: &mut fmt::Formatter<'_>, name: &str, c: &ConnectionReport) -> fmt::Result {
+    write!(
+        f,
+        "{name}: {} of {} succeeded ({:.4})",
+        c.succeeded, c.connections, c.success_share
+    )?;
+    match c.ttfb_ms {
+        Some(s) => writeln!(
+            f,
+            ", time to first byte median {:.3} ms, p90 {:.3} ms",
+            s.median, s.p90
+        ),
+        None => writeln!(f),
     }
 }
 

@@ -19,4 +19,9 @@ pub(crate) struct RunOutput {
     pub handshakes: u64,
     /// The relays and their directory entries.
     pub dir: Directory,
+    /// What the onion services saw (docs/sim.md §11), if there are any.
+    pub onion: Option<crate::circuit_level::OnionReport>,
+    /// Per onion service, the HSDirs (relay indices) responsible for its
+    /// descriptor in the current period and the next.
+    pub responsible: Vec<[Vec<usize>; 2]>,
 }

@@ -14,6 +14,7 @@ use crate::error::SimError;
 mod adversary;
 mod churn;
 mod clients;
+mod services;
 
 use adversary::RawAdversary;
 pub use adversary::{AdversarySpec, Amount, Role};
@@ -21,6 +22,8 @@ pub use churn::ChurnSpec;
 use churn::RawChurn;
 use clients::RawClients;
 pub use clients::{ClientClass, ClientSpec, Traffic};
+pub use services::{FloodSpec, ServiceSpec};
+use services::{RawAttack, RawService};
 
 /// One region: where a share of the nodes sits.
 #[derive(Debug, Clone, PartialEq)]
@@ -73,6 +76,11 @@ pub struct Costs {
     pub handshake_ns: u64,
     /// How long each hop's handshake may take before the client gives up.
     pub build_timeout: Duration,
+    /// An onion service's time to answer one introduction, in nanoseconds
+    /// (docs/sim.md §11.2).
+    pub intro_ns: u64,
+    /// One Equi-X solve attempt (one nonce) of the puzzle, in nanoseconds.
+    pub pow_attempt_ns: u64,
 }
 
 /// The level of fidelity of a run (docs/sim.md §1).
@@ -110,6 +118,10 @@ pub struct Scenario {
     pub adversary: Option<AdversarySpec>,
     /// Relays leaving and coming back, if any.
     pub churn: Option<ChurnSpec>,
+    /// The onion services, in groups as listed.
+    pub services: Vec<ServiceSpec>,
+    /// An introduction flood, if any.
+    pub intro_flood: Option<FloodSpec>,
 }
 
 impl Scenario {
@@ -166,6 +178,9 @@ struct RawScenario {
     costs: RawCosts,
     adversary: Option<RawAdversary>,
     churn: Option<RawChurn>,
+    #[serde(default)]
+    services: Vec<RawService>,
+    attack: Option<RawAttack>,
 }
 
 fn default_seed() -> u64 {
@@ -214,6 +229,10 @@ struct RawCosts {
     handshake_us: Spanned<f64>,
     #[serde(default = "default_build_timeout_ms")]
     build_timeout_ms: Spanned<f64>,
+    #[serde(default = "default_intro_us")]
+    intro_us: Spanned<f64>,
+    #[serde(default = "default_pow_attempt_us")]
+    pow_attempt_us: Spanned<f64>,
 }
 
 pub(crate) fn zero() -> Spanned<f64> {
@@ -232,12 +251,25 @@ fn default_build_timeout_ms() -> Spanned<f64> {
     Spanned::new(0..0, 10_000.0)
 }
 
+/// 40 ms: the service answers 16 introductions at once (its concurrent
+/// rendezvous), each about 0.6 s of circuit building (docs/sim.md §11.2).
+fn default_intro_us() -> Spanned<f64> {
+    Spanned::new(0..0, 40_000.0)
+}
+
+/// 10.5 ms: one Equi-X nonce (../shared/MEASURED.md: 10–11 ms).
+fn default_pow_attempt_us() -> Spanned<f64> {
+    Spanned::new(0..0, 10_500.0)
+}
+
 impl Default for RawCosts {
     fn default() -> Self {
         Self {
             cell_us: default_cell_us(),
             handshake_us: default_handshake_us(),
             build_timeout_ms: default_build_timeout_ms(),
+            intro_us: default_intro_us(),
+            pow_attempt_us: default_pow_attempt_us(),
         }
     }
 }
@@ -321,12 +353,18 @@ impl Checker<'_> {
             Some(d) => Some(self.nanos(d, "duration_s", 1e9)?),
             None => None,
         };
+        let services = self.services(&raw.services, raw.fidelity)?;
+        let intro_flood = raw
+            .attack
+            .as_ref()
+            .map(|a| self.attack(a, &services))
+            .transpose()?;
         Ok(Scenario {
             seed: raw.seed,
             fidelity: raw.fidelity,
             duration_ns,
             relays: self.relays(&raw.relays)?,
-            clients: self.clients(&raw.clients, raw.fidelity)?,
+            clients: self.clients(&raw.clients, raw.fidelity, !services.is_empty())?,
             costs: self.costs(&raw.costs)?,
             adversary: raw
                 .adversary
@@ -336,10 +374,12 @@ impl Checker<'_> {
             churn: raw
                 .churn
                 .as_ref()
-                .map(|c| self.churn(c, raw.fidelity))
+                .map(|c| self.churn(c, raw.fidelity, !services.is_empty()))
                 .transpose()?,
             regions,
             links,
+            services,
+            intro_flood,
         })
     }
 
@@ -450,6 +490,8 @@ impl Checker<'_> {
             cell_ns: self.nanos(&raw.cell_us, "costs.cell_us", 1e3)?,
             handshake_ns: self.nanos(&raw.handshake_us, "costs.handshake_us", 1e3)?,
             build_timeout: Duration::from_nanos(timeout_ns),
+            intro_ns: self.nanos(&raw.intro_us, "costs.intro_us", 1e3)?,
+            pow_attempt_ns: self.nanos(&raw.pow_attempt_us, "costs.pow_attempt_us", 1e3)?,
         })
     }
 }

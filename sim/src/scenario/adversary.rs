@@ -17,6 +17,9 @@ pub enum Role {
     Middle,
     /// Relays clients may pick as exits for the simulated streams.
     Exit,
+    /// Relays with the HSDir flag: on the ring that stores onion-service
+    /// descriptors (docs/sim.md §11.4).
+    Hsdir,
 }
 
 /// How much of each role the adversary runs.
@@ -33,7 +36,7 @@ pub enum Amount {
 pub struct AdversarySpec {
     /// How much of each role it runs.
     pub amount: Amount,
-    /// The roles, each once, in the order guard, middle, exit.
+    /// The roles, each once, in the order guard, middle, exit, hsdir.
     pub roles: Vec<Role>,
 }
 
@@ -67,8 +70,8 @@ impl Checker<'_> {
         let len = roles.len();
         roles.dedup();
         if roles.is_empty() || roles.len() != len {
-            let problem = "list each of \"guard\", \"middle\", \"exit\" at most once, \
-                           and at least one"
+            let problem = "list each of \"guard\", \"middle\", \"exit\", \"hsdir\" at most \
+                           once, and at least one"
                 .into();
             return self.fail(raw.roles.span(), "adversary.as", problem);
         }

@@ -27,9 +27,20 @@ pub(super) struct RawChurn {
 }
 
 impl Checker<'_> {
-    pub(super) fn churn(&self, raw: &RawChurn, fidelity: Fidelity) -> Result<ChurnSpec, SimError> {
+    pub(super) fn churn(
+        &self,
+        raw: &RawChurn,
+        fidelity: Fidelity,
+        services: bool,
+    ) -> Result<ChurnSpec, SimError> {
         if fidelity == Fidelity::Cell {
             let problem = "churn needs fidelity = \"circuit\"".into();
+            return self.fail(raw.interval_s.span(), "churn.interval_s", problem);
+        }
+        if services {
+            let problem = "churn with onion services is not modelled (docs/sim.md §11.6): \
+                           leave out [churn] or [[services]]"
+                .into();
             return self.fail(raw.interval_s.span(), "churn.interval_s", problem);
         }
         let interval_ns = self.nanos(&raw.interval_s, "churn.interval_s", 1e9)?;

@@ -19,6 +19,9 @@ pub enum Traffic {
     Web,
     /// Back-to-back transfers with no think time.
     Bulk,
+    /// Connections to a random onion service (docs/sim.md §11), with the
+    /// think time of web clients.
+    Onion,
 }
 
 impl Traffic {
@@ -27,6 +30,7 @@ impl Traffic {
         match self {
             Self::Web => "web",
             Self::Bulk => "bulk",
+            Self::Onion => "onion",
         }
     }
 }
@@ -94,6 +98,14 @@ struct RawClass {
     response_bytes: Option<Spanned<u64>>,
 }
 
+/// What the rest of the scenario allows a class.
+#[derive(Clone, Copy)]
+struct Level {
+    fidelity: Fidelity,
+    /// Whether the scenario has onion services.
+    services: bool,
+}
+
 /// The keys a class may set and `[clients]` may give as defaults.
 #[derive(Default, Clone, Copy)]
 struct ClassKeys<'a> {
@@ -133,14 +145,16 @@ impl Checker<'_> {
         &self,
         raw: &RawClients,
         fidelity: Fidelity,
+        services: bool,
     ) -> Result<ClientSpec, SimError> {
+        let level = Level { fidelity, services };
         let mut classes = Vec::new();
         match &raw.classes {
             None => classes.push(self.class(
                 ("clients", raw.count.span()),
                 raw.keys(),
                 ClassKeys::default(),
-                fidelity,
+                level,
             )?),
             Some(list) => {
                 if list.get_ref().is_empty() {
@@ -150,7 +164,7 @@ impl Checker<'_> {
                 for (i, c) in list.get_ref().iter().enumerate() {
                     let key = format!("clients.classes[{i}]");
                     let table = (key.as_str(), c.share.span());
-                    let mut class = self.class(table, c.keys(), raw.keys(), fidelity)?;
+                    let mut class = self.class(table, c.keys(), raw.keys(), level)?;
                     class.share = self.share(&c.share, &format!("{key}.share"), false)?;
                     if let Some(name) = &c.name {
                         class.name.clone_from(name.get_ref());
@@ -179,7 +193,7 @@ impl Checker<'_> {
         (key, at): (&str, Range<usize>),
         own: ClassKeys<'_>,
         defaults: ClassKeys<'_>,
-        fidelity: Fidelity,
+        Level { fidelity, services }: Level,
     ) -> Result<ClientClass, SimError> {
         // A key set in the class's own table, else in [clients]; the name
         // is the table the value was written in.
@@ -194,10 +208,16 @@ impl Checker<'_> {
                 (None, None) => None,
             }
         }
-        let traffic = own
-            .traffic
-            .or(defaults.traffic)
-            .map_or(Traffic::Web, |t| *t.get_ref());
+        let traffic = match pick(key, own.traffic, defaults.traffic) {
+            Some((t, table)) if *t.get_ref() == Traffic::Onion && !services => {
+                let problem = "onion clients need services: add [[services]] \
+                               (with fidelity = \"circuit\")"
+                    .into();
+                return self.fail(t.span(), &format!("{table}.traffic"), problem);
+            }
+            Some((t, _)) => *t.get_ref(),
+            None => Traffic::Web,
+        };
         let circuits = match pick(key, own.circuits, defaults.circuits) {
             Some((v, table)) => self.count(v, &format!("{table}.circuits"), 1)?,
             None => 1,
@@ -226,9 +246,13 @@ impl Checker<'_> {
                 return self.fail(v.span(), &format!("{key}.think_time_ms"), problem);
             }
             (Traffic::Bulk, None, _) => 0,
-            (Traffic::Web, Some(v), _) => self.nanos(v, &format!("{key}.think_time_ms"), 1e6)?,
-            (Traffic::Web, None, Some(v)) => self.nanos(v, "clients.think_time_ms", 1e6)?,
-            (Traffic::Web, None, None) => 0,
+            (Traffic::Web | Traffic::Onion, Some(v), _) => {
+                self.nanos(v, &format!("{key}.think_time_ms"), 1e6)?
+            }
+            (Traffic::Web | Traffic::Onion, None, Some(v)) => {
+                self.nanos(v, "clients.think_time_ms", 1e6)?
+            }
+            (Traffic::Web | Traffic::Onion, None, None) => 0,
         };
         let Some((bytes, table)) = pick(key, own.response_bytes, defaults.response_bytes) else {
             let problem = "set response_bytes in this table or in [clients]".into();

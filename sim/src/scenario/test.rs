@@ -124,6 +124,10 @@ fn the_other_shipped_scenarios_parse() {
     let spec = adv.adversary.unwrap();
     assert_eq!(spec.amount, Amount::Bandwidth(0.1));
     assert_eq!(spec.roles, [Role::Guard, Role::Exit]);
+    let onion = Scenario::from_toml(include_str!("../../scenarios/onion-flood.toml")).unwrap();
+    assert_eq!(onion.clients.classes[0].traffic, Traffic::Onion);
+    assert_eq!(onion.services[0].count, 5);
+    assert!(onion.intro_flood.unwrap().puzzle);
 }
 
 #[test]
@@ -217,7 +221,84 @@ fn adversary_keys_name_their_line_and_key() {
     assert!(e.starts_with("scenario line 25, key `adversary.as`"), "{e}");
     let e = adversary("share = 0.1\nas = []\n");
     assert!(e.starts_with("scenario line 25, key `adversary.as`"), "{e}");
-    let e = adversary("share = 0.1\nas = [\"hsdir\"]\n");
+    let e = adversary("share = 0.1\nas = [\"intro\"]\n");
     assert!(e.starts_with("scenario line 25, column"), "{e}");
-    assert!(e.contains("`guard`, `middle`"), "{e}");
+    assert!(e.contains("`guard`, `middle`, `exit`, `hsdir`"), "{e}");
+}
+
+#[test]
+fn service_and_attack_keys_name_their_line_and_key() {
+    let circuit = format!("fidelity = \"circuit\"\n{GOOD}");
+    let e = error(&format!(
+        "{circuit}[[services]]\ncount = 1\nintro_points = 11\nbandwidth = 1\n"
+    ));
+    assert!(
+        e.starts_with("scenario line 26, key `services[0].intro_points`: 11 is not from 1 to 10"),
+        "{e}"
+    );
+    let e = error(&format!(
+        "{circuit}[[services]]\ncount = 1\nbandwidth = 0\n"
+    ));
+    assert!(
+        e.starts_with("scenario line 26, key `services[0].bandwidth`"),
+        "{e}"
+    );
+    let e = error(&format!("{GOOD}[[services]]\ncount = 1\nbandwidth = 1\n"));
+    assert!(
+        e.starts_with("scenario line 24, key `services[0].count`: onion services need"),
+        "{e}"
+    );
+    let e = error(&format!(
+        "{circuit}[attack]\nintro_flood = {{ rate_per_s = 1, start_s = 0, duration_s = 1, puzzle = true }}\n"
+    ));
+    assert!(
+        e.starts_with("scenario line 25, key `attack.intro_flood`: an introduction flood needs"),
+        "{e}"
+    );
+    let services = format!("{circuit}[[services]]\ncount = 1\nbandwidth = 1\n");
+    let flood = |body: &str| error(&format!("{services}[attack]\nintro_flood = {{ {body} }}\n"));
+    let e = flood("rate_per_s = 0, start_s = 0, duration_s = 1, puzzle = true");
+    assert!(
+        e.starts_with("scenario line 28, key `attack.intro_flood.rate_per_s`"),
+        "{e}"
+    );
+    let e = flood("rate_per_s = 1, start_s = 0, duration_s = 1, puzzle = true, effort = 501");
+    assert!(
+        e.starts_with("scenario line 28, key `attack.intro_flood.effort`"),
+        "{e}"
+    );
+    let e = flood("rate_per_s = 1, start_s = -1, duration_s = 1, puzzle = true");
+    assert!(
+        e.starts_with("scenario line 28, key `attack.intro_flood.start_s`"),
+        "{e}"
+    );
+    let e = flood("rate_per_s = 1, start_s = 0, duration_s = 1");
+    assert!(e.starts_with("scenario line 28, column"), "{e}");
+    assert!(e.contains("puzzle"), "{e}");
+    let e = error(&circuit.replace("circuits = 3", "circuits = 3\ntraffic = \"onion\""));
+    assert!(
+        e.starts_with("scenario line 22, key `clients.traffic`: onion clients need services"),
+        "{e}"
+    );
+    let e = error(&format!(
+        "{services}[churn]\ninterval_s = 5\nleave_share = 0.1\n"
+    ));
+    assert!(
+        e.starts_with("scenario line 28, key `churn.interval_s`: churn with onion services"),
+        "{e}"
+    );
+    let e = error(&format!("{services}[costs]\nintro_us = -1\n"));
+    assert!(
+        e.starts_with("scenario line 28, key `costs.intro_us`"),
+        "{e}"
+    );
+    let s = Scenario::from_toml(&format!("{services}[attack]\nintro_flood = {{ rate_per_s = 2, start_s = 1, duration_s = 3, puzzle = false }}\n")).unwrap();
+    let f = s.intro_flood.unwrap();
+    assert_eq!(
+        (f.start_ns, f.duration_ns, f.puzzle, f.effort),
+        (1_000_000_000, 3_000_000_000, false, 0)
+    );
+    assert_eq!(s.services[0].intro_points, 3);
+    assert_eq!(s.costs.intro_ns, 40_000_000);
+    assert_eq!(s.costs.pow_attempt_ns, 10_500_000);
 }

@@ -1,0 +1,103 @@
+//! Onion services at the circuit level (docs/sim.md §11, §8): the shipped
+//! flood scenario is deterministic and shows the puzzle letting more
+//! legitimate connections through; an adversary's HSDirs hold the share of
+//! descriptors that the ring's responsible sets give.
+
+#![allow(
+    clippy::expect_used,
+    reason = "test helpers: a failure must fail the test"
+)]
+
+use warren_sim::{Scenario, run};
+
+fn flood(puzzle: bool) -> Scenario {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/scenarios/onion-flood.toml"
+    ))
+    .expect("read onion-flood.toml");
+    assert!(text.contains("puzzle = true"));
+    let text = text.replace("puzzle = true", &format!("puzzle = {puzzle}"));
+    Scenario::from_toml(&text).expect("onion-flood.toml parses")
+}
+
+#[test]
+fn the_flood_scenario_is_deterministic() {
+    let scenario = flood(true);
+    let a = run(&scenario, 1).expect("run 1");
+    let b = run(&scenario, 1).expect("run 1 again");
+    assert_eq!(a.circuits_csv(), b.circuits_csv());
+    assert_eq!(a.clients_csv(), b.clients_csv());
+    assert_eq!(a.summary_json(), b.summary_json());
+    let c = run(&scenario, 2).expect("run 2");
+    assert_ne!(a.summary_json(), c.summary_json());
+    let onion = a.onion.as_ref().expect("onion figures");
+    assert_eq!(onion.services, 5);
+    assert_eq!(onion.all.connections, a.results.circuits.len());
+    assert!(a.summary_json().contains("\"target_during_flood\""));
+}
+
+#[test]
+fn the_puzzle_lets_more_legitimate_connections_through() {
+    let on = run(&flood(true), 1).expect("puzzle on");
+    let off = run(&flood(false), 1).expect("puzzle off");
+    let during = |r: &warren_sim::Report| {
+        r.onion
+            .as_ref()
+            .and_then(|o| o.target_during_flood.clone())
+            .expect("flood figures")
+    };
+    let (on_share, off_share) = (during(&on).success_share, during(&off).success_share);
+    eprintln!("{}\n{}", on.summary(), off.summary());
+    assert!(during(&on).connections > 50 && during(&off).connections > 50);
+    assert!(
+        on_share > off_share + 0.3,
+        "puzzle on {on_share}, off {off_share}"
+    );
+    // The services the flood does not reach are served either way.
+    let others = |r: &warren_sim::Report| {
+        let o = r.onion.as_ref().expect("onion figures");
+        (o.all.succeeded - o.target.succeeded) as f64
+            / (o.all.connections - o.target.connections) as f64
+    };
+    assert!(others(&on) > 0.95 && others(&off) > 0.95);
+    let o = on.onion.as_ref().expect("onion figures");
+    assert!(o.peak_suggested_effort > 20, "{}", o.peak_suggested_effort);
+    assert!(o.attacker_cores > 10.0);
+}
+
+/// 200 relays (all HSDirs), 400 services with the adversary running a
+/// fifth of the HSDirs by count: the share of services with one of its
+/// HSDirs among the 6 responsible is compared with 1 − C(n − k, 6) /
+/// C(n, 6), within four standard deviations of a binomial share over the
+/// services, √(p(1 − p)/n).
+#[test]
+fn adversary_hsdirs_hold_the_expected_share_of_descriptors() {
+    let text = "fidelity = \"circuit\"\n\
+         [[regions]]\nname = \"lab\"\nshare = 1\n\
+         [[links]]\nbetween = [\"lab\", \"lab\"]\nlatency_ms = 5\n\
+         [relays]\ncount = 200\nguard_share = 0.5\nexit_share = 0.4\n\
+         [[relays.classes]]\nshare = 1\nup = 1_000_000\ndown = 1_000_000\n\
+         [[services]]\ncount = 400\nintro_points = 1\nbandwidth = 1_000_000\n\
+         [clients]\ncount = 1\nup = 10_000_000\ndown = 10_000_000\n\
+         response_bytes = 1000\n\
+         [adversary]\nshare = 0.2\nas = [\"hsdir\"]\n";
+    let scenario = Scenario::from_toml(text).expect("scenario parses");
+    let report = run(&scenario, 3).expect("run");
+    let h = report
+        .adversary
+        .as_ref()
+        .and_then(|a| a.report.hsdir.clone())
+        .expect("hsdir figures");
+    assert_eq!((h.hsdirs, h.adversary_hsdirs), (200, 40));
+    assert_eq!(h.responsible_per_service, 6);
+    let p = h.expected_share;
+    let tolerance = 4.0 * (p * (1.0 - p) / 400.0).sqrt();
+    for share in h.period_shares {
+        assert!(
+            (share - p).abs() < tolerance,
+            "{share} vs {p} ± {tolerance}"
+        );
+    }
+    eprintln!("{h:?} ± {tolerance}");
+}
