@@ -274,7 +274,8 @@ impl World<'_> {
             clippy::cast_precision_loss,
             reason = "an index below the service count"
         )]
-        let service = ((uniform(&mut self.rng) * count as f64) as usize).min(count - 1);
+        let service =
+            ((uniform(&mut self.rng) * count as f64) as usize).min(count.saturating_sub(1));
         let Some(c) = self.clients.get_mut(client) else {
             return Ok(());
         };
