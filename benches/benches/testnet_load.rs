@@ -17,83 +17,14 @@
 )]
 
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use warren_benches::load::{measure, stats};
 use warren_tests::procs::{Node, wait_until};
 
 const SAMPLES: usize = 20;
 const BULK: u64 = 100_000_000;
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e3
-}
-
-fn stats(mut v: Vec<Duration>) -> (f64, f64, f64) {
-    v.sort();
-    (ms(v[0]), ms(v[v.len() / 2]), ms(v[v.len() * 9 / 10]))
-}
-
-fn first_byte(mut s: TcpStream) -> TcpStream {
-    let mut b = [0u8; 1];
-    s.read_exact(&mut b).expect("a first byte");
-    s
-}
-
-/// Reads a response to its end; returns the bytes after the head.
-fn drain(mut s: TcpStream) -> u64 {
-    let mut buf = vec![0u8; 256 * 1024];
-    let mut head: Vec<u8> = Vec::new();
-    let mut body: Option<u64> = None;
-    loop {
-        let n = s.read(&mut buf).expect("read");
-        if n == 0 {
-            return body.unwrap_or(0);
-        }
-        match body.as_mut() {
-            Some(b) => *b += n as u64,
-            None => {
-                head.extend_from_slice(&buf[..n]);
-                if let Some(p) = head.windows(4).position(|w| w == b"\r\n\r\n") {
-                    body = Some((head.len() - p - 4) as u64);
-                }
-            }
-        }
-    }
-}
-
-/// A SOCKS5 connection through `socks` to `host:80` (a domain-name
-/// request), with `user` as the username (its own isolation key), that has
-/// sent `GET path`.
-fn socks5_get(socks: SocketAddr, user: &str, host: &str, path: &str) -> TcpStream {
-    socks5_get_port(socks, user, host, 80, path)
-}
-
-/// [`socks5_get`] to `host:port`.
-fn socks5_get_port(socks: SocketAddr, user: &str, host: &str, port: u16, path: &str) -> TcpStream {
-    let mut s = TcpStream::connect(socks).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
-    s.set_nodelay(true).unwrap();
-    s.write_all(&[5, 1, 2]).unwrap();
-    let mut reply = [0u8; 2];
-    s.read_exact(&mut reply).unwrap();
-    let mut auth = vec![1, u8::try_from(user.len()).unwrap()];
-    auth.extend(user.as_bytes());
-    auth.extend([1, b'x']);
-    s.write_all(&auth).unwrap();
-    s.read_exact(&mut reply).unwrap();
-    let mut req = vec![5, 1, 0, 3, u8::try_from(host.len()).unwrap()];
-    req.extend(host.as_bytes());
-    req.extend(port.to_be_bytes());
-    s.write_all(&req).unwrap();
-    let mut connected = [0u8; 10];
-    s.read_exact(&mut connected).unwrap();
-    assert_eq!(connected[1], 0, "SOCKS reply {}", connected[1]);
-    let head = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
-    s.write_all(head.as_bytes()).unwrap();
-    s
-}
 
 /// Whether process `pid` still runs (not gone, not a zombie).
 fn alive(pid: u64) -> bool {
@@ -126,52 +57,9 @@ fn main() {
     let socks: SocketAddr = state["socks"].as_str().unwrap().parse().unwrap();
     let backend: SocketAddr = state["backend"].as_str().unwrap().parse().unwrap();
     let address = state["service_address"].as_str().unwrap().to_owned();
-    let backend_host = backend.ip().to_string();
-
-    // The same isolation key each time: the open rendezvous circuit.
-    let mut warm = Vec::new();
-    first_byte(socks5_get(socks, "warm", &address, "/api/hello"));
-    for _ in 0..SAMPLES {
-        std::thread::sleep(Duration::from_millis(200));
-        let t = Instant::now();
-        first_byte(socks5_get(socks, "warm", &address, "/api/hello"));
-        warm.push(t.elapsed());
-    }
-    // A new isolation key per request: a new rendezvous each time (the
-    // descriptor is cached; rendezvous and intro circuits are built for
-    // the request).
-    let mut fresh = Vec::new();
-    for i in 0..SAMPLES {
-        let t = Instant::now();
-        first_byte(socks5_get(
-            socks,
-            &format!("fresh{i}"),
-            &address,
-            "/api/hello",
-        ));
-        fresh.push(t.elapsed());
-    }
-    let t = Instant::now();
-    let mut direct = TcpStream::connect(backend).unwrap();
-    direct
-        .write_all(format!("GET /large/{BULK} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
-        .unwrap();
-    assert_eq!(drain(direct), BULK);
-    let direct_mbs = BULK as f64 / t.elapsed().as_secs_f64() / 1e6;
-    let t = Instant::now();
-    let bulk = socks5_get(socks, "bulk", &address, &format!("/large/{BULK}"));
-    assert_eq!(drain(bulk), BULK);
-    let onion_mbs = BULK as f64 / t.elapsed().as_secs_f64() / 1e6;
-    let t = Instant::now();
-    let bulk = socks5_get_port(
-        socks,
-        "exit",
-        &backend_host,
-        backend.port(),
-        &format!("/large/{BULK}"),
-    );
-    assert_eq!(drain(bulk), BULK);
-    let exit_mbs = BULK as f64 / t.elapsed().as_secs_f64() / 1e6;
+    let figures = measure(socks, &address, backend, SAMPLES, BULK, usable).expect("measure");
+    let (direct_mbs, onion_mbs) = (figures.direct_mbs, figures.onion_mbs);
+    let exit_mbs = figures.exit_mbs.expect("the exit download");
 
     let mut rss: BTreeMap<String, Vec<u64>> = BTreeMap::new();
     for n in state["nodes"].as_array().unwrap() {
@@ -188,7 +76,10 @@ fn main() {
         "| start to the first answer through the onion service | {:.1} s |",
         usable.as_secs_f64()
     );
-    for (name, v) in [("open rendezvous circuit", warm), ("new rendezvous", fresh)] {
+    for (name, v) in [
+        ("open rendezvous circuit", figures.warm),
+        ("new rendezvous", figures.fresh),
+    ] {
         let (lo, med, p90) = stats(v);
         println!(
             "| time to first byte, {name}, {SAMPLES} samples | min {lo:.1} ms, median {med:.1} ms, p90 {p90:.1} ms |"

@@ -5,7 +5,11 @@
 //!   (docs/spec.md §5.6);
 //! * `handshake`: both sides of the circuit handshake against one X25519
 //!   Diffie-Hellman (docs/spec.md §4.4).
+//!
+//! [`load`] holds what the process-network load generators share.
 #![forbid(unsafe_code)]
+
+pub mod load;
 
 use std::time::Duration;
 

@@ -1,0 +1,274 @@
+//! What the process-network load generators share (`testnet_load`,
+//! `tor_side_by_side`): SOCKS5 requests, response reading, the figures one
+//! run measures through a client's SOCKS port, and a demo backend like the
+//! testnet's (`GET /api/hello`, `GET /large/BYTES`).
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::time::{Duration, Instant};
+
+/// Milliseconds in `d`.
+pub fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+/// Min, median and p90 of `v`, in milliseconds (zeros for none).
+pub fn stats(mut v: Vec<Duration>) -> (f64, f64, f64) {
+    v.sort();
+    let at = |i: usize| {
+        v.get(i.min(v.len().saturating_sub(1)))
+            .map_or(0.0, |d| ms(*d))
+    };
+    (at(0), at(v.len() / 2), at(v.len() * 9 / 10))
+}
+
+/// Waits for the first byte of the answer on `s`.
+pub fn first_byte(mut s: TcpStream) -> std::io::Result<TcpStream> {
+    let mut b = [0u8; 1];
+    s.read_exact(&mut b)?;
+    Ok(s)
+}
+
+/// Reads a response to its end; returns the number of bytes after the head.
+pub fn drain(mut s: TcpStream) -> std::io::Result<u64> {
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut head: Vec<u8> = Vec::new();
+    let mut body: Option<u64> = None;
+    loop {
+        let n = s.read(&mut buf)?;
+        if n == 0 {
+            return Ok(body.unwrap_or(0));
+        }
+        match body.as_mut() {
+            Some(b) => *b += n as u64,
+            None => {
+                head.extend_from_slice(buf.get(..n).unwrap_or_default());
+                if let Some(p) = head.windows(4).position(|w| w == b"\r\n\r\n") {
+                    body = Some((head.len() - p - 4) as u64);
+                }
+            }
+        }
+    }
+}
+
+fn invalid(what: String) -> std::io::Error {
+    std::io::Error::other(what)
+}
+
+fn context(step: &str, e: std::io::Error) -> std::io::Error {
+    std::io::Error::new(e.kind(), format!("{step}: {e}"))
+}
+
+/// A SOCKS5 connection through `socks` to `host:port` (a domain-name
+/// request), with `user` as the username (its own isolation key, in Warren
+/// and in Tor), that has sent `GET path`. `timeout` bounds each read.
+pub fn socks5_get(
+    socks: SocketAddr,
+    user: &str,
+    host: &str,
+    port: u16,
+    path: &str,
+    timeout: Duration,
+) -> std::io::Result<TcpStream> {
+    let mut s = TcpStream::connect(socks)?;
+    s.set_read_timeout(Some(timeout))?;
+    s.set_nodelay(true)?;
+    s.write_all(&[5, 1, 2])?;
+    let mut reply = [0u8; 2];
+    s.read_exact(&mut reply)?;
+    if reply != [5, 2] {
+        return Err(invalid(format!("SOCKS method reply {reply:?}")));
+    }
+    let user_len = u8::try_from(user.len()).map_err(|_| invalid("long user".into()))?;
+    let mut auth = vec![1, user_len];
+    auth.extend(user.as_bytes());
+    auth.extend([1, b'x']);
+    s.write_all(&auth)?;
+    s.read_exact(&mut reply)?;
+    if reply[1] != 0 {
+        return Err(invalid(format!("SOCKS auth reply {reply:?}")));
+    }
+    let host_len = u8::try_from(host.len()).map_err(|_| invalid("long host".into()))?;
+    let mut req = vec![5, 1, 0, 3, host_len];
+    req.extend(host.as_bytes());
+    req.extend(port.to_be_bytes());
+    s.write_all(&req)?;
+    let mut connected = [0u8; 10];
+    s.read_exact(&mut connected)?;
+    if connected[1] != 0 {
+        return Err(invalid(format!("SOCKS reply {:#04x}", connected[1])));
+    }
+    let head = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+    s.write_all(head.as_bytes())?;
+    Ok(s)
+}
+
+/// What one network measured, through its client's SOCKS port, against
+/// the backend behind its onion service.
+#[derive(Debug, Clone)]
+pub struct Figures {
+    /// From the first process started to the first answer through the
+    /// onion service.
+    pub usable: Duration,
+    /// Time to first byte on the open rendezvous circuit (one isolation
+    /// key, repeated requests).
+    pub warm: Vec<Duration>,
+    /// Time to first byte on a new rendezvous (a new isolation key each
+    /// request; the descriptor is cached).
+    pub fresh: Vec<Duration>,
+    /// MB/s straight from the backend, in the same run.
+    pub direct_mbs: f64,
+    /// MB/s over the onion path (six relays), one circuit.
+    pub onion_mbs: f64,
+    /// MB/s through three hops to the exit and on to the backend, or why
+    /// that download failed (the onion figures stand without it).
+    pub exit_mbs: Result<f64, String>,
+}
+
+/// `bytes` in MB/s over `d`.
+fn mbs(bytes: u64, d: Duration) -> f64 {
+    bytes as f64 / d.as_secs_f64() / 1e6
+}
+
+/// Measures a network whose client listens on `socks`, whose onion service
+/// `onion` (port 80) fronts `backend`: `samples` warm and new-rendezvous
+/// requests for `/api/hello`, then `bulk` bytes direct, over the onion path
+/// and through the exit. `usable` is carried into the result.
+pub fn measure(
+    socks: SocketAddr,
+    onion: &str,
+    backend: SocketAddr,
+    samples: usize,
+    bulk: u64,
+    usable: Duration,
+) -> std::io::Result<Figures> {
+    let t60 = Duration::from_secs(60);
+    let hello = |user: &str| -> std::io::Result<Duration> {
+        let t = Instant::now();
+        first_byte(socks5_get(socks, user, onion, 80, "/api/hello", t60)?)?;
+        Ok(t.elapsed())
+    };
+    // The same isolation key each time: the open rendezvous circuit.
+    hello("warm").map_err(|e| context("the first warm request", e))?;
+    let mut warm = Vec::new();
+    for i in 0..samples {
+        std::thread::sleep(Duration::from_millis(200));
+        warm.push(hello("warm").map_err(|e| context(&format!("warm request {i}"), e))?);
+    }
+    // A new isolation key per request: a new rendezvous each time.
+    let mut fresh = Vec::new();
+    for i in 0..samples {
+        let user = format!("fresh{i}");
+        fresh.push(hello(&user).map_err(|e| context(&format!("new rendezvous {i}"), e))?);
+    }
+    let large = format!("/large/{bulk}");
+    let t = Instant::now();
+    let direct = (|| {
+        let mut s = TcpStream::connect(backend)?;
+        s.write_all(format!("GET {large} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())?;
+        check_len(drain(s)?, bulk)
+    })();
+    direct.map_err(|e| context("the direct download", e))?;
+    let direct_mbs = mbs(bulk, t.elapsed());
+    let t = Instant::now();
+    let onion_bulk = socks5_get(socks, "bulk", onion, 80, &large, t60)
+        .and_then(drain)
+        .and_then(|n| check_len(n, bulk));
+    onion_bulk.map_err(|e| context("the onion bulk download", e))?;
+    let onion_mbs = mbs(bulk, t.elapsed());
+    let t = Instant::now();
+    let host = backend.ip().to_string();
+    let exit_bulk = socks5_get(socks, "exit", &host, backend.port(), &large, t60)
+        .and_then(drain)
+        .and_then(|n| check_len(n, bulk));
+    let exit_mbs = exit_bulk
+        .map(|()| mbs(bulk, t.elapsed()))
+        .map_err(|e| e.to_string());
+    Ok(Figures {
+        usable,
+        warm,
+        fresh,
+        direct_mbs,
+        onion_mbs,
+        exit_mbs,
+    })
+}
+
+fn check_len(got: u64, want: u64) -> std::io::Result<()> {
+    if got == want {
+        Ok(())
+    } else {
+        Err(invalid(format!("{got} body bytes, not {want}")))
+    }
+}
+
+/// Byte `i` of a `/large/` body (the testnet backend's pattern).
+fn pattern(i: u64) -> u8 {
+    (i.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 29) as u8
+}
+
+/// Starts a demo backend on `127.0.0.1`, in threads, for the life of the
+/// process: `GET /api/hello` answers small JSON, `GET /large/BYTES` BYTES
+/// bytes of the testnet backend's pattern. Returns its address.
+pub fn start_backend() -> std::io::Result<SocketAddr> {
+    let listener = TcpListener::bind("127.0.0.1:0")?;
+    let addr = listener.local_addr()?;
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(conn) = conn else { continue };
+            std::thread::spawn(move || {
+                let _ = serve(conn);
+            });
+        }
+    });
+    Ok(addr)
+}
+
+fn serve(mut conn: TcpStream) -> std::io::Result<()> {
+    conn.set_read_timeout(Some(Duration::from_secs(10)))?;
+    conn.set_nodelay(true)?;
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        if head.len() > 16 * 1024 || conn.read(&mut byte)? == 0 {
+            return Ok(());
+        }
+        head.extend_from_slice(&byte);
+    }
+    let text = String::from_utf8_lossy(&head);
+    let path = text.split_whitespace().nth(1).unwrap_or("/");
+    if let Some(n) = path
+        .strip_prefix("/large/")
+        .and_then(|n| n.parse::<u64>().ok())
+    {
+        let head = format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: {n}\r\nConnection: close\r\n\r\n"
+        );
+        conn.write_all(head.as_bytes())?;
+        let mut chunk = Vec::with_capacity(64 * 1024);
+        let mut i = 0;
+        while i < n {
+            chunk.clear();
+            let end = n.min(i + 64 * 1024);
+            chunk.extend((i..end).map(pattern));
+            conn.write_all(&chunk)?;
+            i = end;
+        }
+        return Ok(());
+    }
+    let (status, body): (&str, &[u8]) = if path == "/api/hello" {
+        (
+            "200 OK",
+            b"{\"service\":\"warren-demo\",\"hello\":\"world\"}",
+        )
+    } else {
+        ("404 Not Found", b"{\"error\":\"no such endpoint\"}")
+    };
+    let mut out = format!(
+        "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    out.extend_from_slice(body);
+    conn.write_all(&out)
+}
