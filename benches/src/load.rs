@@ -183,7 +183,12 @@ pub fn measure(
         .and_then(|n| check_len(n, bulk));
     let exit_mbs = exit_bulk
         .map(|()| mbs(bulk, t.elapsed()))
-        .map_err(|e| e.to_string());
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => {
+                format!("no answer within {} s", t60.as_secs())
+            }
+            _ => e.to_string(),
+        });
     Ok(Figures {
         usable,
         warm,
