@@ -22,6 +22,7 @@
 //! * [`invariant`]: the anonymity check on every circuit.
 //! * [`report`]: per-circuit records and the summary.
 //! * [`plot`]: SVG plots of the results.
+//! * [`fuzzing`]: the scenario check the fuzz target and the corpus test run.
 #![forbid(unsafe_code)]
 
 pub mod adversary;
@@ -30,6 +31,7 @@ pub mod clock;
 mod engine;
 pub mod error;
 pub mod flows;
+pub mod fuzzing;
 pub mod invariant;
 pub mod netmodel;
 pub mod paths;

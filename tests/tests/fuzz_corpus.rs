@@ -142,6 +142,21 @@ fn introduction_valid_seeds_decode() {
     assert!(flipped.is_err());
 }
 
+#[test]
+fn scenario_corpus() {
+    replay("scenario", warren_sim::fuzzing::scenario);
+}
+
+/// The shipped scenarios in the corpus parse (docs/sim.md §3).
+#[test]
+fn scenario_valid_seeds_parse() {
+    for name in ["small.toml", "onion-flood.toml"] {
+        let path = workspace_root().join("fuzz/corpus/scenario").join(name);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(warren_sim::Scenario::from_toml(&text).is_ok(), "{name}");
+    }
+}
+
 /// The valid directory seeds still decode, so the corpora keep reaching
 /// past the first checks (docs/spec.md §12.11 made them).
 #[test]
