@@ -154,6 +154,29 @@ pub fn draw_class(spec: &ClientSpec, rng: &mut rand_chacha::ChaCha20Rng) -> usiz
     crate::rng::weighted_index(rng, &weights).unwrap_or(0)
 }
 
+/// Where one more client sits, its class and its start time in ns, drawn
+/// from `rng` in that order (docs/sim.md §4); both levels of fidelity
+/// place their clients with it, so one seed places them alike.
+pub(crate) fn place_client(
+    scenario: &Scenario,
+    net: &mut crate::netmodel::Network,
+    rng: &mut rand_chacha::ChaCha20Rng,
+) -> (crate::netmodel::NodeId, usize, u64) {
+    let spec = &scenario.clients;
+    let weights: Vec<f64> = scenario.regions.iter().map(|r| r.share).collect();
+    let region = crate::rng::weighted_index(rng, &weights).unwrap_or(0);
+    let class = draw_class(spec, rng);
+    let node = net.add_node(region, spec.up, spec.down);
+    #[expect(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        clippy::cast_precision_loss,
+        reason = "a fraction of a spread of at most a year in ns"
+    )]
+    let start = (crate::rng::uniform(rng) * spec.start_spread_ns as f64) as u64;
+    (node, class, start)
+}
+
 /// 1-based line and column of byte `offset` in `text`.
 fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let before = text.get(..offset).unwrap_or(text);

@@ -15,7 +15,7 @@ use crate::invariant;
 use crate::netmodel::NodeId;
 use crate::relays::STREAM_PORT;
 use crate::report::{CircuitRecord, Outcome};
-use crate::rng::{exponential_ns, uniform, weighted_index};
+use crate::rng::exponential_ns;
 use crate::scenario::ClientClass;
 
 /// The host every simulated stream asks the exit for.
@@ -63,19 +63,9 @@ struct Active {
 impl World<'_> {
     /// Adds the scenario's clients and schedules their first circuits.
     pub(super) fn add_clients(&mut self) {
-        let spec = &self.scenario.clients;
-        let weights: Vec<f64> = self.scenario.regions.iter().map(|r| r.share).collect();
-        for client in 0..spec.count {
-            let region = weighted_index(&mut self.rng, &weights).unwrap_or(0);
-            let class = crate::scenario::draw_class(spec, &mut self.rng);
-            let node = self.net.add_node(region, spec.up, spec.down);
-            #[expect(
-                clippy::cast_possible_truncation,
-                clippy::cast_sign_loss,
-                clippy::cast_precision_loss,
-                reason = "a fraction of a spread of at most a year in ns"
-            )]
-            let start = (uniform(&mut self.rng) * spec.start_spread_ns as f64) as u64;
+        for client in 0..self.scenario.clients.count {
+            let (node, class, start) =
+                crate::scenario::place_client(self.scenario, &mut self.net, &mut self.rng);
             self.clients.push(Client {
                 node,
                 class,
