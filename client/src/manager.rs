@@ -12,7 +12,7 @@ use tokio::sync::watch;
 use warren_crypto::RelayIdentity;
 use warren_directory::guard::fits_path;
 use warren_directory::path::{
-    Position, exit_candidates, pick, pick_middle, suitable, weighted_pick,
+    LastHop, exit_candidates, middles_to, pick, pick_middle, weighted_pick,
 };
 use warren_directory::{
     BuildTimeouts, Consensus, Flags, GuardParams, GuardSet, RelayStatus, Roles, TimeoutParams,
@@ -233,13 +233,15 @@ impl Manager {
         ))
     }
 
-    /// Chooses a guard and a middle for a circuit that ends at `last`
-    /// (§14.1): an HSDir, intro point or rendezvous point.
+    /// Chooses a guard and the middles for a circuit that ends at `last`
+    /// (§14.1): an HSDir, intro point or rendezvous point. One middle when
+    /// this end chose `last`, two when someone else did.
     fn choose_path_to(
         &self,
         consensus: &Consensus,
         last: &RelayStatus,
-    ) -> Result<[RelayStatus; 3], ClientError> {
+        chosen: LastHop,
+    ) -> Result<Vec<RelayStatus>, ClientError> {
         let mut rng = rand::rng();
         let now = unix_now();
         let params = self.config.guards;
@@ -251,17 +253,12 @@ impl Manager {
                 g.identity != last.identity && fits_path(g, &[last])
             })
             .ok_or_else(|| ClientError::Build("no usable guard fits this path".into()))?;
-        let middle = pick(
-            consensus
-                .relays()
-                .iter()
-                .filter(|s| suitable(s, Position::Middle)),
-            &[guard, last],
-            &[guard.identity, last.identity],
-            &mut rng,
-        )
-        .ok_or_else(|| ClientError::Build("no middle relay fits this path".into()))?;
-        Ok([guard.clone(), middle.clone(), last.clone()])
+        let middles = middles_to(consensus, guard, last, chosen, &mut rng)
+            .ok_or_else(|| ClientError::Build("no middle relays fit this path".into()))?;
+        let mut path = vec![guard.clone()];
+        path.extend(middles.into_iter().cloned());
+        path.push(last.clone());
+        Ok(path)
     }
 
     /// A relay offering `role`, not in `exclude`, weighted by bandwidth.
@@ -290,21 +287,25 @@ impl Manager {
         self.current()
     }
 
-    /// Builds a three-hop circuit whose last hop is `last` (§15.6, §16),
-    /// trying up to three guard/middle pairs. With `ports` the circuit
-    /// accepts streams for a service.
+    /// Builds a circuit whose last hop is `last` (§14.1, §15.6, §16): three
+    /// hops when this end chose `last`, four when the other end did,
+    /// trying up to three guard and middle choices. With `ports` the
+    /// circuit accepts streams for a service.
     pub(crate) async fn build_to(
         &self,
         last: &RelayStatus,
+        chosen: LastHop,
         ports: Option<Arc<PortMap>>,
     ) -> Result<Circuit, ClientError> {
         let mut last_error = ClientError::Build("no attempt made".into());
         for _ in 0..ATTEMPTS {
             let consensus = self.current()?;
-            let path = self.choose_path_to(&consensus, last)?;
+            let path = self.choose_path_to(&consensus, last, chosen)?;
             match self.build_path(&path, ports.clone()).await {
                 Ok(circuit) => {
-                    self.update_guards(|g| g.succeeded(&path[0].identity, unix_now()));
+                    if let Some(guard) = path.first() {
+                        self.update_guards(|g| g.succeeded(&guard.identity, unix_now()));
+                    }
                     return Ok(circuit);
                 }
                 Err(e) => last_error = e,
@@ -336,7 +337,7 @@ impl Manager {
     /// failed, the guard's failure (§14.2, §14.3).
     async fn build_path(
         &self,
-        path: &[RelayStatus; 3],
+        path: &[RelayStatus],
         ports: Option<Arc<PortMap>>,
     ) -> Result<Circuit, ClientError> {
         let hops: Vec<_> = path.iter().map(hop_target).collect();
@@ -353,8 +354,10 @@ impl Manager {
             Err(failure) => {
                 self.metrics.circuit_build_failures.inc();
                 tracing::debug!(error = %failure.error, at_guard = failure.at_guard, "circuit build failed");
-                if failure.at_guard {
-                    self.update_guards(|g| g.failed(&path[0].identity, unix_now()));
+                if failure.at_guard
+                    && let Some(guard) = path.first()
+                {
+                    self.update_guards(|g| g.failed(&guard.identity, unix_now()));
                 }
                 Err(failure.error)
             }
@@ -468,7 +471,7 @@ impl Manager {
                 // circuit proves the network usable; none is kept.
                 if self.progress() < progress::READY {
                     let built = match self.pick_role(Roles::MIDDLE, &[]) {
-                        Ok(last) => self.build_to(&last, None).await.map(drop),
+                        Ok(last) => self.build_to(&last, LastHop::Ours, None).await.map(drop),
                         Err(e) => Err(e),
                     };
                     if let Err(e) = built {

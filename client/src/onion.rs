@@ -23,6 +23,7 @@ use crate::ClientError;
 use crate::circuit::{Circuit, hop_target};
 use crate::manager::Manager;
 use crate::pool::IsolationKey;
+use warren_directory::path::LastHop;
 
 pub use warren_directory::hsdir_ring::HS_PERIOD_MINUTES;
 /// HSDirs asked for one descriptor before giving up.
@@ -169,7 +170,7 @@ impl Manager {
             let Some(status) = consensus.relay(hsdir) else {
                 continue;
             };
-            let circuit = match self.build_to(status, None).await {
+            let circuit = match self.build_to(status, LastHop::Theirs, None).await {
                 Ok(c) => c,
                 Err(e) => {
                     last = e;
@@ -249,7 +250,7 @@ impl Manager {
         intro_points.shuffle(&mut rand::rng());
         let exclude: Vec<_> = intro_points.iter().map(|i| i.relay).collect();
         let rend_point = self.pick_role(Roles::RENDEZVOUS, &exclude)?;
-        let rend = self.build_to(&rend_point, None).await?;
+        let rend = self.build_to(&rend_point, LastHop::Ours, None).await?;
         let cookie: [u8; REND_COOKIE_LEN] = rand::random();
         if !rend
             .send_msg(RelayMsg::EstablishRendezvous(EstablishRendezvous {
@@ -318,7 +319,7 @@ impl Manager {
         let status = consensus.relay(&intro.relay).ok_or_else(|| {
             ClientError::Build("an intro point of the descriptor is not in the consensus".into())
         })?;
-        let circuit = self.build_to(status, None).await?;
+        let circuit = self.build_to(status, LastHop::Theirs, None).await?;
         let eph = EphemeralSecret::generate(&mut rand::rng());
         let keys = IntroKeys {
             auth_key: &intro.auth_key,

@@ -149,5 +149,48 @@ pub fn pick_middle<'a, R: Rng + ?Sized>(
     )
 }
 
+/// Who chose the last hop of a circuit that ends at a given relay, which
+/// sets how many middles the circuit takes (§14.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LastHop {
+    /// This end: its own intro point or rendezvous point. One middle.
+    Ours,
+    /// The other end or the HSDir ring: a rendezvous point named in an
+    /// introduction, an intro point named in a descriptor, an HSDir. Two
+    /// middles, so that a relay someone else picked is never next to this
+    /// end's first middle.
+    Theirs,
+}
+
+impl LastHop {
+    /// Middle relays between the guard and the last hop.
+    pub fn middles(self) -> usize {
+        match self {
+            Self::Ours => 1,
+            Self::Theirs => 2,
+        }
+    }
+}
+
+/// The middles of a circuit from `guard` to `last` (§14.1), in path order:
+/// as many as `chosen` asks for, each compatible with every relay already
+/// in the path, the last hop included. `None` when the consensus has too
+/// few compatible middles.
+pub fn middles_to<'a, R: Rng + ?Sized>(
+    consensus: &'a Consensus,
+    guard: &RelayStatus,
+    last: &RelayStatus,
+    chosen: LastHop,
+    rng: &mut R,
+) -> Option<Vec<&'a RelayStatus>> {
+    let mut middles: Vec<&RelayStatus> = Vec::with_capacity(chosen.middles());
+    for _ in 0..chosen.middles() {
+        let mut others = vec![guard, last];
+        others.extend(middles.iter().copied());
+        middles.push(pick_middle(consensus, &others, rng)?);
+    }
+    Some(middles)
+}
+
 #[cfg(test)]
 mod test;

@@ -37,6 +37,7 @@ use crate::client::{bind, start_manager};
 use crate::manager::{Manager, ManagerConfig};
 use crate::metrics::ClientMetrics;
 use crate::onion::{HS_PERIOD_MINUTES, OnionState};
+use warren_directory::path::LastHop;
 
 /// Rendezvous circuits being built at once, per service.
 const CONCURRENT_RENDEZVOUS: usize = 16;
@@ -648,7 +649,9 @@ async fn answer(
             )
         })?
         .clone();
-    let circuit = manager.build_to(&status, Some(ports)).await?;
+    let circuit = manager
+        .build_to(&status, LastHop::Theirs, Some(ports))
+        .await?;
     let (keys, handshake) = warren_crypto::hs_ntor::service_respond(
         EphemeralSecret::generate(&mut rand::rng()),
         &accepted.enc,

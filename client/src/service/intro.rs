@@ -14,6 +14,7 @@ use warren_proto::relay_msg::{EstablishIntro, Extension, HANDSHAKE_AUTH_LABEL, R
 use crate::ClientError;
 use crate::circuit::Circuit;
 use crate::manager::Manager;
+use warren_directory::path::LastHop;
 
 /// How long an intro point may take to accept.
 const ESTABLISH_TIMEOUT: Duration = Duration::from_secs(15);
@@ -56,7 +57,7 @@ pub(crate) async fn establish(
     relay: &RelayStatus,
     (rate, burst): (u32, u32),
 ) -> Result<IntroPoint, ClientError> {
-    let circuit = manager.build_to(relay, None).await?;
+    let circuit = manager.build_to(relay, LastHop::Ours, None).await?;
     let auth = RelayIdentityKeypair::generate(&mut rand::rng());
     let enc = IntroEncKeypair::generate(&mut rand::rng());
     let auth_key = *auth.public().as_bytes();

@@ -13,6 +13,7 @@ use warren_directory::{Consensus, DirRequest, DirResponse, HsDirRing};
 
 use crate::ClientError;
 use crate::manager::Manager;
+use warren_directory::path::LastHop;
 
 /// What one publication did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -65,7 +66,7 @@ pub(crate) async fn publish(
             let manager = manager.clone();
             let bytes = bytes.clone();
             uploads.spawn(async move {
-                let circuit = manager.build_to(&status, None).await?;
+                let circuit = manager.build_to(&status, LastHop::Theirs, None).await?;
                 let request = DirRequest::PublishHsDescriptor(bytes.to_vec());
                 crate::dir_stream::ask(&circuit, &request).await
             });

@@ -147,6 +147,37 @@ proptest! {
     }
 
     #[test]
+    fn a_last_hop_chosen_by_the_other_end_gets_a_second_middle(
+        specs in proptest::collection::vec(spec(), 4..40),
+        seed in any::<u64>(),
+        last in any::<u8>(),
+    ) {
+        let c = consensus(&specs);
+        let mut rng = ChaCha20Rng::seed_from_u64(seed);
+        let last = &c.relays()[usize::from(last) % c.relays().len()];
+        let mut guards = GuardSet::default();
+        guards.update(&c, 0, &GuardParams::default(), &mut rng);
+        let Some(guard) = guards.choose(&c, 0, &GuardParams::default(), |g| fits_path(g, &[last])) else {
+            return Ok(());
+        };
+        for (chosen, hops) in [(LastHop::Ours, 3), (LastHop::Theirs, 4)] {
+            let Some(middles) = middles_to(&c, guard, last, chosen, &mut rng) else { continue };
+            let mut path = vec![guard];
+            path.extend(middles.iter().copied());
+            path.push(last);
+            prop_assert_eq!(path.len(), hops);
+            for m in &middles {
+                prop_assert!(suitable(m, Position::Middle));
+            }
+            for (i, a) in path.iter().enumerate() {
+                for b in path.iter().skip(i + 1) {
+                    prop_assert!(compatible(a, b), "two incompatible relays in one path");
+                }
+            }
+        }
+    }
+
+    #[test]
     fn the_guard_sample_stays_bounded_and_listed(
         specs in proptest::collection::vec(spec(), 1..40),
         seed in any::<u64>(),
@@ -274,4 +305,35 @@ fn guards_follow_the_primary_order_failures_and_retries() {
     guards.update(&smaller, t + 800 + 21 * 86_400, &params, &mut rng);
     assert!(!guards.sampled().contains(&primary[2]));
     assert!(guards.primary(&params).len() == 3);
+}
+
+#[test]
+fn circuits_to_a_relay_take_one_middle_or_two() {
+    let c = uniform_network();
+    let mut rng = ChaCha20Rng::seed_from_u64(7);
+    let (guard, last) = (&c.relays()[0], &c.relays()[9]);
+    for (chosen, middles) in [(LastHop::Ours, 1), (LastHop::Theirs, 2)] {
+        let got = middles_to(&c, guard, last, chosen, &mut rng).unwrap();
+        assert_eq!(got.len(), middles);
+        assert!(
+            got.iter()
+                .all(|m| m.identity != guard.identity && m.identity != last.identity)
+        );
+        assert!(got.windows(2).all(|w| w[0].identity != w[1].identity));
+    }
+    // Three relays cannot make a four-hop path.
+    let small = consensus(
+        &(0..3)
+            .map(|i| Spec {
+                subnet: i,
+                family: None,
+                flags: (Flags::RUNNING | Flags::GUARD).bits(),
+                exit_port: None,
+                bandwidth: 1,
+            })
+            .collect::<Vec<_>>(),
+    );
+    let (guard, last) = (&small.relays()[0], &small.relays()[2]);
+    assert!(middles_to(&small, guard, last, LastHop::Ours, &mut rng).is_some());
+    assert!(middles_to(&small, guard, last, LastHop::Theirs, &mut rng).is_none());
 }
