@@ -109,7 +109,7 @@ pub struct AdversaryReport {
     /// Their product: the share of circuits with both ends its own if each
     /// circuit picked its guard afresh.
     pub expected_circuit_share: f64,
-    /// Circuits of the run.
+    /// Circuits of the run with a path.
     pub circuits: usize,
     /// Circuits with its guard.
     pub guard_circuits: usize,
@@ -223,8 +223,12 @@ pub fn assess(
     let mine = |r: usize| owned.get(r).copied().unwrap_or(false);
     let mut compromised_at_ns: Vec<Option<u64>> = vec![None; clients];
     let (mut guard_circuits, mut exit_circuits, mut compromised) = (0, 0, 0);
+    let mut circuits = 0;
     for c in records {
-        let [guard, _, exit] = c.path;
+        let Some([guard, _, exit]) = c.path else {
+            continue;
+        };
+        circuits += 1;
         guard_circuits += usize::from(mine(guard));
         exit_circuits += usize::from(mine(exit));
         if mine(guard) && mine(exit) {
@@ -251,11 +255,11 @@ pub fn assess(
         guard_weight_share,
         exit_weight_share,
         expected_circuit_share: guard_weight_share * exit_weight_share,
-        circuits: records.len(),
+        circuits,
         guard_circuits,
         exit_circuits,
         compromised_circuits: compromised,
-        circuit_share: ratio(compromised, records.len()),
+        circuit_share: ratio(compromised, circuits),
         clients,
         compromised_clients,
         client_share: ratio(compromised_clients, clients),

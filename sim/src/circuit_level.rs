@@ -4,7 +4,8 @@
 //! costs, and responses are flows that share the relays' bandwidth
 //! ([`crate::flows`]). No cell is made; a run of a Tor-sized network takes
 //! seconds. With `[churn]`, relays leave and come back at consensus rounds
-//! (docs/sim.md §10.5). Onion services are in [`onion`] (docs/sim.md §11).
+//! (docs/sim.md §10.5), at which the authorities that are up vote
+//! (§10.6). Onion services are in [`onion`] (docs/sim.md §11).
 
 mod onion;
 
@@ -13,6 +14,7 @@ pub use onion::{ConnectionReport, OnionReport};
 use rand_chacha::ChaCha20Rng;
 use warren_directory::GuardSet;
 
+use crate::authorities::{Authorities, for_want_of_authorities};
 use crate::clock::SimTime;
 use crate::error::SimError;
 use crate::flows::{Due, FlowId, Flows};
@@ -20,7 +22,7 @@ use crate::netmodel::{Network, NodeId};
 use crate::paths::{PathSelector, unix_time};
 use crate::queue::EventQueue;
 use crate::relays::Directory;
-use crate::report::{CircuitRecord, Outcome};
+use crate::report::{CircuitRecord, ConsensusReport, Outcome};
 use crate::rng::{exponential_ns, uniform};
 use crate::run::RunOutput;
 use crate::scenario::{ClientClass, Scenario};
@@ -38,17 +40,41 @@ enum Event {
     /// A flow's finish time at its rate when it was set: its last byte
     /// arrives, unless it has slowed down since (or the time is stale).
     FlowDone(Due),
-    /// The client's build of circuit `number` timed out.
-    TimedOut {
+    /// The client's build of circuit `number` failed.
+    BuildFailed {
         client: usize,
         number: usize,
         guard_failed: bool,
+        why: BuildFailure,
     },
-    /// A consensus round (docs/sim.md §10.5): relays leave and come back.
+    /// A consensus round (docs/sim.md §10.5, §10.6): relays leave and come
+    /// back, the authorities that are up vote.
     Consensus,
     /// Something happens to an onion service (docs/sim.md §11).
     Onion(onion::OnionEvent),
 }
+
+/// Why a build failed.
+#[derive(Clone, Copy)]
+enum BuildFailure {
+    /// A hop took longer than the build timeout.
+    TimedOut,
+    /// A relay of the path, listed in the consensus the client has, is not
+    /// running (docs/sim.md §10.6).
+    NotRunning,
+}
+
+impl BuildFailure {
+    fn reason(self) -> &'static str {
+        match self {
+            Self::TimedOut => "circuit timed out",
+            Self::NotRunning => "a relay of the path is not running",
+        }
+    }
+}
+
+/// Why a circuit that found no valid consensus failed (docs/sim.md §10.6).
+pub(crate) const NO_CONSENSUS: &str = "no valid consensus: the last one has expired";
 
 /// One client.
 struct Client {
@@ -98,10 +124,14 @@ pub(crate) struct World<'s> {
     events: u64,
     handshakes: u64,
     due: Vec<Due>,
-    /// Which relays the current consensus lists (all without churn).
-    listed: Vec<bool>,
-    /// Consensus rounds so far.
+    /// Which relays are running (all without churn).
+    running: Vec<bool>,
+    /// The directory authorities (docs/sim.md §10.6).
+    authorities: Authorities,
+    /// Consensuses made since the first.
     round: u64,
+    /// The rounds and the circuits that found no valid consensus.
+    tally: ConsensusReport,
     /// The onion services (docs/sim.md §11).
     services: onion::Services,
 }
@@ -113,8 +143,18 @@ impl<'s> World<'s> {
         let mut rng = crate::rng::seeded(seed);
         let mut net = Network::new(scenario);
         let dir = Directory::build(scenario, &mut net, &mut rng)?;
-        let listed = vec![true; dir.statuses().len()];
-        let paths = PathSelector::new(&dir, &listed)?;
+        let running = vec![true; dir.statuses().len()];
+        let authorities = Authorities::new(scenario, seed)?;
+        let consensus = authorities
+            .round(&dir, &running, 0)
+            .map_err(|source| SimError::Consensus { source })?;
+        let paths = PathSelector::new(&dir, consensus);
+        let tally = ConsensusReport {
+            authorities: authorities.count(),
+            rounds_made: 1,
+            rounds_missed: 0,
+            circuits_without_consensus: 0,
+        };
         let flows = Flows::new(dir.statuses().iter().map(|s| s.bandwidth));
         let mut world = Self {
             scenario,
@@ -131,13 +171,15 @@ impl<'s> World<'s> {
             events: 0,
             handshakes: 0,
             due: Vec::new(),
-            listed,
+            running,
+            authorities,
             round: 0,
+            tally,
             services: onion::Services::default(),
         };
         world.add_services()?;
         world.add_clients();
-        if let Some(churn) = scenario.churn {
+        if let Some(churn) = &scenario.churn {
             world
                 .queue
                 .push(SimTime::from_nanos(churn.interval_ns), Event::Consensus);
@@ -196,6 +238,7 @@ impl<'s> World<'s> {
             end: self.last_finish,
             handshakes: self.handshakes,
             dir: self.dir,
+            consensus: Some(self.tally),
         })
     }
 
@@ -221,18 +264,19 @@ impl<'s> World<'s> {
                     self.request_done(client);
                 }
             }
-            Event::TimedOut {
+            Event::BuildFailed {
                 client,
                 number,
                 guard_failed,
-            } if self.is_active(client, number) => self.timed_out(client, guard_failed),
+                why,
+            } if self.is_active(client, number) => self.build_failed(client, guard_failed, why),
             Event::Consensus => return self.consensus_round(),
             Event::Onion(event) => return self.handle_onion(event),
             // The circuit has ended since (a relay of its path left).
             Event::Built { .. }
             | Event::Request { .. }
             | Event::FirstByte { .. }
-            | Event::TimedOut { .. } => {}
+            | Event::BuildFailed { .. } => {}
         }
         Ok(())
     }
@@ -245,34 +289,43 @@ impl<'s> World<'s> {
             .is_some_and(|a| a.number == number)
     }
 
-    /// A consensus round: each listed relay leaves with probability
-    /// `leave_share`, each one gone comes back with `return_share`; clients
-    /// pick from the new consensus, and circuits through a relay that left
-    /// fail. The next round is due if anything else is.
+    /// A consensus round: each running relay leaves with probability
+    /// `leave_share`, each one gone comes back with `return_share`; the
+    /// authorities that are up vote on the relays running, and clients pick
+    /// from the new consensus if one is made (docs/sim.md §10.6); circuits
+    /// through a relay that left fail. The next round is due if anything
+    /// else is.
     fn consensus_round(&mut self) -> Result<(), SimError> {
-        let Some(churn) = self.scenario.churn else {
+        let scenario: &'s Scenario = self.scenario;
+        let Some(churn) = &scenario.churn else {
             return Ok(());
         };
-        for listed in &mut self.listed {
+        for running in &mut self.running {
             let u = uniform(&mut self.rng);
-            *listed = if *listed {
+            *running = if *running {
                 u >= churn.leave_share
             } else {
                 u < churn.return_share
             };
         }
-        self.paths = PathSelector::new(&self.dir, &self.listed)?;
-        self.round += 1;
+        match self
+            .authorities
+            .round(&self.dir, &self.running, self.now.as_nanos())
+        {
+            Ok(consensus) => {
+                self.paths = PathSelector::new(&self.dir, consensus);
+                self.round += 1;
+                self.tally.rounds_made += 1;
+            }
+            Err(e) if for_want_of_authorities(&e) => self.tally.rounds_missed += 1,
+            Err(source) => return Err(SimError::Consensus { source }),
+        }
         for client in 0..self.clients.len() {
             let gone = self
                 .clients
                 .get(client)
                 .and_then(|c| c.active.as_ref())
-                .is_some_and(|a| {
-                    a.path
-                        .iter()
-                        .any(|&r| !self.listed.get(r).copied().unwrap_or(true))
-                });
+                .is_some_and(|a| a.path.iter().any(|&r| !self.is_running(r)));
             if !gone {
                 continue;
             }
@@ -287,9 +340,7 @@ impl<'s> World<'s> {
                 self.schedule_flows(&mut changed);
                 self.due = changed;
             }
-            let pause = self
-                .class(client)
-                .map_or(0, |c| exponential_ns(&mut self.rng, c.think_time_ns));
+            let pause = self.think(client);
             let why = "a relay of the path left the network".into();
             self.finish(client, Outcome::Failed(why), pause);
         }
@@ -298,6 +349,17 @@ impl<'s> World<'s> {
             self.queue.push(next, Event::Consensus);
         }
         Ok(())
+    }
+
+    /// Whether relay `r` is running.
+    fn is_running(&self, r: usize) -> bool {
+        self.running.get(r).copied().unwrap_or(true)
+    }
+
+    /// The client's next think time.
+    fn think(&mut self, client: usize) -> u64 {
+        self.class(client)
+            .map_or(0, |c| exponential_ns(&mut self.rng, c.think_time_ns))
     }
 
     fn class(&self, client: usize) -> Option<&'s ClientClass> {
@@ -315,6 +377,10 @@ impl<'s> World<'s> {
 
     /// Picks a path and works out when each hop's handshake completes.
     fn start_circuit(&mut self, client: usize) -> Result<(), SimError> {
+        if unix_time(self.now.as_nanos()) > self.paths.consensus().valid_until() {
+            self.no_consensus(client);
+            return Ok(());
+        }
         if self
             .class(client)
             .is_some_and(|c| c.traffic == crate::scenario::Traffic::Onion)
@@ -352,19 +418,32 @@ impl<'s> World<'s> {
         ];
         let mut one_way = 0;
         let mut build = 0u64;
-        for (k, leg) in legs.iter().enumerate() {
+        for (k, (leg, relay)) in legs.iter().zip(path).enumerate() {
             one_way += leg;
-            self.handshakes += 1;
             let earlier = u64::try_from(k).unwrap_or(0);
-            let hop = 2 * one_way + costs.handshake_ns + 2 * earlier * costs.cell_ns;
-            if hop > timeout {
-                let at = self.now.plus_nanos(build + timeout);
+            // To the relay and back, with the EXTEND and its answer at each
+            // earlier hop; a relay that is running adds its handshake.
+            let reach = 2 * one_way + 2 * earlier * costs.cell_ns;
+            let running = self.is_running(relay);
+            let hop = if running {
+                self.handshakes += 1;
+                reach + costs.handshake_ns
+            } else {
+                reach
+            };
+            let failure = if hop > timeout {
+                Some((timeout, BuildFailure::TimedOut))
+            } else {
+                (!running).then_some((hop, BuildFailure::NotRunning))
+            };
+            if let Some((after, why)) = failure {
+                let at = self.now.plus_nanos(build + after);
                 self.begin(client, number, path, 0);
-                let guard_failed = k == 0;
-                let event = Event::TimedOut {
+                let event = Event::BuildFailed {
                     client,
                     number,
-                    guard_failed,
+                    guard_failed: k == 0,
+                    why,
                 };
                 self.queue.push(at, event);
                 return Ok(());
@@ -474,11 +553,9 @@ impl<'s> World<'s> {
         self.finish(client, Outcome::Complete, pause);
     }
 
-    fn timed_out(&mut self, client: usize, guard_failed: bool) {
+    fn build_failed(&mut self, client: usize, guard_failed: bool, why: BuildFailure) {
         let now = unix_time(self.now.as_nanos());
-        let pause = self
-            .class(client)
-            .map_or(0, |c| exponential_ns(&mut self.rng, c.think_time_ns));
+        let pause = self.think(client);
         if let Some(c) = self.clients.get_mut(client) {
             let guard = c
                 .active
@@ -488,7 +565,7 @@ impl<'s> World<'s> {
                 c.guards.failed(&s.identity, now);
             }
         }
-        self.finish(client, Outcome::Failed("circuit timed out".into()), pause);
+        self.finish(client, Outcome::Failed(why.reason().into()), pause);
     }
 
     /// Whether `at` is before the scenario's end (if it has one).
@@ -498,31 +575,70 @@ impl<'s> World<'s> {
 
     /// Records the circuit and schedules the next one after `pause`.
     fn finish(&mut self, client: usize, outcome: Outcome, pause: u64) {
-        let now = self.now;
-        let circuits = self.class(client).map_or(0, |c| c.circuits);
-        let next = now.plus_nanos(pause);
-        let in_time = self.in_time(next);
         let Some(a) = self.clients.get_mut(client).and_then(|c| c.active.take()) else {
             return;
         };
         self.onion_finished(&a, &outcome);
-        let Some(c) = self.clients.get(client) else {
-            return;
-        };
         let complete = outcome == Outcome::Complete;
-        self.records.push(CircuitRecord {
+        let record = CircuitRecord {
             client,
             circuit: a.number,
-            path: a.path,
+            path: Some(a.path),
             start_ns: a.started.as_nanos(),
             build_ns: a.built.map(|b| b.since(a.started)),
             ttfb_ns: a.first_ttfb,
             transfer_ns: complete.then_some(a.transfer_ns),
             bytes: a.bytes,
             outcome,
-        });
-        self.last_finish = now;
-        if c.started < circuits && in_time {
+        };
+        self.record(record, pause);
+    }
+
+    /// The client's circuit finds no valid consensus (docs/sim.md §10.6): it
+    /// fails at once, and the client tries again when a new consensus may
+    /// have come, at the next round (or after its think time, if later).
+    fn no_consensus(&mut self, client: usize) {
+        let pause = self.think(client);
+        let now_ns = self.now.as_nanos();
+        let to_round = self
+            .scenario
+            .churn
+            .as_ref()
+            .map_or(0, |c| c.interval_ns - now_ns % c.interval_ns);
+        let Some(c) = self.clients.get_mut(client) else {
+            return;
+        };
+        let number = c.started;
+        c.started += 1;
+        self.tally.circuits_without_consensus += 1;
+        let record = CircuitRecord {
+            client,
+            circuit: number,
+            path: None,
+            start_ns: now_ns,
+            build_ns: None,
+            ttfb_ns: None,
+            transfer_ns: None,
+            bytes: 0,
+            outcome: Outcome::Failed(NO_CONSENSUS.into()),
+        };
+        self.record(record, pause.max(to_round));
+    }
+
+    /// Adds `record` and schedules the client's next circuit after `pause`,
+    /// if it has one left and the run is not over.
+    fn record(&mut self, record: CircuitRecord, pause: u64) {
+        let client = record.client;
+        let circuits = self.class(client).map_or(0, |c| c.circuits);
+        let next = self.now.plus_nanos(pause);
+        let more = self.in_time(next)
+            && self
+                .clients
+                .get(client)
+                .is_some_and(|c| c.started < circuits);
+        self.records.push(record);
+        self.last_finish = self.now;
+        if more {
             self.queue.push(next, Event::Start { client });
         }
     }

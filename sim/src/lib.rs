@@ -16,6 +16,8 @@
 //! * `circuit_level`, [`paths`], [`flows`]: the circuit level (docs/sim.md
 //!   §10): real path selection and guard sets, modelled handshakes, traffic
 //!   as flows sharing the relays' bandwidth.
+//! * `authorities`: the directory authorities' votes, consensus and
+//!   signatures at each consensus round (§10.6).
 //! * [`adversary`]: relays run by one adversary, and what it saw (§9).
 //! * onion services and an introduction flood at the circuit level
 //!   ([`OnionReport`], §11).
@@ -26,6 +28,7 @@
 #![forbid(unsafe_code)]
 
 pub mod adversary;
+mod authorities;
 mod circuit_level;
 pub mod clock;
 mod engine;
@@ -47,7 +50,7 @@ pub use circuit_level::{ConnectionReport, OnionReport};
 pub use clock::SimTime;
 pub use error::SimError;
 pub use plot::{Plot, PlotError, plots};
-pub use report::{CircuitRecord, Outcome, Report, Results, Summary};
+pub use report::{CircuitRecord, ConsensusReport, Outcome, Report, Results, Summary};
 pub use scenario::{Fidelity, Scenario};
 
 /// Runs `scenario` with `seed`.
@@ -101,5 +104,6 @@ pub fn run_with_progress(
         client_classes: out.client_classes,
         adversary,
         onion: out.onion,
+        consensus: out.consensus,
     })
 }

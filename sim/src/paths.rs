@@ -1,5 +1,6 @@
 //! Path selection at the circuit level (docs/sim.md §10.1): the directory's
-//! own rules over a real [`Consensus`] of the simulated relays. Guards come
+//! own rules over the real [`Consensus`] the simulated authorities made
+//! (§10.6). Guards come
 //! from each client's [`GuardSet`] (sampled and primary guards,
 //! confirmation, retries: `warren_directory::guard`); exits and middles are
 //! drawn by bandwidth from the relays [`path::suitable`] for the position,
@@ -11,7 +12,7 @@ use rand_chacha::ChaCha20Rng;
 use rand_core::Rng;
 use warren_directory::guard::fits_path;
 use warren_directory::path::{self, Position};
-use warren_directory::{Consensus, ConsensusBody, GuardParams, GuardSet, RelayStatus, Roles};
+use warren_directory::{Consensus, GuardParams, GuardSet, RelayStatus, Roles};
 
 use crate::error::SimError;
 use crate::relays::{Directory, PUBLISHED, STREAM_PORT};
@@ -76,19 +77,11 @@ pub fn unix_time(ns: u64) -> u64 {
 }
 
 impl PathSelector {
-    /// The consensus of `dir`'s relays that are `listed` (by scenario
-    /// index; all of them when `listed` is shorter), sorted by identity, and
-    /// the tables of exits for the simulated port and of middles.
-    pub fn new(dir: &Directory, listed: &[bool]) -> Result<Self, SimError> {
-        let mut relays: Vec<RelayStatus> = dir
-            .statuses()
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| listed.get(*i).copied().unwrap_or(true))
-            .map(|(_, s)| s.clone())
-            .collect();
-        relays.sort_by_key(|s| s.identity);
-        let relay_of: Vec<usize> = relays
+    /// The position tables of `consensus` (docs/sim.md §10.1), a
+    /// consensus of `dir`'s relays, as the clients accepted it (§10.6).
+    pub fn new(dir: &Directory, consensus: Consensus) -> Self {
+        let relay_of: Vec<usize> = consensus
+            .relays()
             .iter()
             .map(|s| dir.by_identity(&s.identity).unwrap_or(0))
             .collect();
@@ -98,19 +91,6 @@ impl PathSelector {
                 *slot = Some(i);
             }
         }
-        let body = ConsensusBody {
-            valid_after: PUBLISHED,
-            fresh_until: PUBLISHED + 3600,
-            valid_until: PUBLISHED + 3 * 3600,
-            shared_random: [0; 32],
-            voters: Vec::new(),
-            relays,
-        };
-        // The simulated clients trust the simulated directory: the body is
-        // the real consensus form, with no authority signatures to check.
-        let consensus = Consensus::assemble(body, Vec::new())
-            .map_err(|source| SimError::Consensus { source })?
-            .dangerously_assume_verified();
         let all = consensus.relays();
         let exits = Table::new(all, |s| {
             path::suitable(s, Position::Exit) && s.info.exit_summary.allows_port(STREAM_PORT)
@@ -118,7 +98,7 @@ impl PathSelector {
         let middles = Table::new(all, |s| path::suitable(s, Position::Middle));
         let rendezvous = Table::new(all, |s| s.info.roles.contains(Roles::RENDEZVOUS));
         let intros = Table::new(all, |s| s.info.roles.contains(Roles::INTRO));
-        Ok(Self {
+        Self {
             exits,
             middles,
             rendezvous,
@@ -127,7 +107,7 @@ impl PathSelector {
             consensus_of,
             consensus,
             params: GuardParams::default(),
-        })
+        }
     }
 
     /// Brings a client's guard sample up to date at simulated `now_ns`.

@@ -265,8 +265,9 @@ fn staircase(values: &[f64], denominator: usize, x_min: f64, x_max: f64) -> Vec<
 fn relay_load(results: &Results, name: &str) -> Result<Plot, PlotError> {
     const FILE: &str = "relay_load.svg";
     let mut load: BTreeMap<usize, [usize; 3]> = BTreeMap::new();
-    for c in &results.circuits {
-        for (position, relay) in c.path.iter().enumerate() {
+    let paths: Vec<[usize; 3]> = results.circuits.iter().filter_map(|c| c.path).collect();
+    for path in &paths {
+        for (position, relay) in path.iter().enumerate() {
             let counts = load.entry(*relay).or_default();
             if let Some(n) = counts.get_mut(position) {
                 *n += 1;
@@ -282,7 +283,7 @@ fn relay_load(results: &Results, name: &str) -> Result<Plot, PlotError> {
     let title = format!(
         "{name} ({} relays on {} circuits' paths)",
         ranked.len(),
-        results.circuits.len()
+        paths.len()
     );
     // Beyond MAX_BARS relays, each bar is the mean of `width` neighbours.
     let width = ranked.len().div_ceil(MAX_BARS).max(1);
@@ -374,9 +375,9 @@ fn circuit_share(
     let mut started: Vec<(u64, bool)> = results
         .circuits
         .iter()
-        .map(|c| {
-            let [guard, _, exit] = c.path;
-            (c.start_ns, mine(guard) && mine(exit))
+        .filter_map(|c| {
+            let [guard, _, exit] = c.path?;
+            Some((c.start_ns, mine(guard) && mine(exit)))
         })
         .collect();
     // A stable sort of records in finishing order: the order is fixed.
@@ -499,7 +500,7 @@ mod test {
         CircuitRecord {
             client,
             circuit: 0,
-            path,
+            path: Some(path),
             start_ns: 0,
             build_ns: ns,
             ttfb_ns: ns.map(|ns| ns / 2),

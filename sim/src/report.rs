@@ -26,8 +26,9 @@ pub struct CircuitRecord {
     pub client: usize,
     /// The circuit's number at that client, from 0.
     pub circuit: usize,
-    /// Relay indices: guard, middle, exit.
-    pub path: [usize; 3],
+    /// Relay indices: guard, middle, exit; `None` when no path could be
+    /// picked (no valid consensus, docs/sim.md §10.6).
+    pub path: Option<[usize; 3]>,
     /// When the client sent CREATE.
     pub start_ns: u64,
     /// From CREATE sent to the last hop's EXTENDED received.
@@ -80,6 +81,23 @@ pub struct Report {
     pub adversary: Option<AdversaryResults>,
     /// What the onion services saw (docs/sim.md §11), if there are any.
     pub onion: Option<OnionReport>,
+    /// The consensus rounds (docs/sim.md §10.6), at the circuit level.
+    pub consensus: Option<ConsensusReport>,
+}
+
+/// The consensus rounds of a run (docs/sim.md §10.6; `summary.json`'s
+/// `consensus`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct ConsensusReport {
+    /// Authorities configured.
+    pub authorities: usize,
+    /// Rounds that made a consensus, the first one (at 0 s) included.
+    pub rounds_made: u64,
+    /// Rounds with too few authorities up: no consensus.
+    pub rounds_missed: u64,
+    /// Circuits that could not be built because the last consensus had
+    /// expired.
+    pub circuits_without_consensus: usize,
 }
 
 /// The median and 90th percentile of one measure.
@@ -121,6 +139,9 @@ pub struct Summary {
     /// What the onion services saw (docs/sim.md §11), if there are any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub onion: Option<OnionReport>,
+    /// The consensus rounds (docs/sim.md §10.6), at the circuit level.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub consensus: Option<ConsensusReport>,
 }
 
 fn as_f64(x: u64) -> f64 {
@@ -177,6 +198,7 @@ impl Results {
             handshakes: None,
             adversary: None,
             onion: None,
+            consensus: None,
         }
     }
 
@@ -190,7 +212,8 @@ impl Results {
                 .unwrap_or_default()
         };
         for c in &self.circuits {
-            let [guard, middle, exit] = c.path;
+            let [guard, middle, exit] =
+                c.path.map(|p| p.map(|r| r.to_string())).unwrap_or_default();
             let outcome = match &c.outcome {
                 Outcome::Complete => "complete".to_owned(),
                 // Quoted, with quotes doubled (RFC 4180).
@@ -225,6 +248,7 @@ impl Report {
             handshakes: Some(self.handshakes),
             adversary: self.adversary.as_ref().map(|a| a.report.clone()),
             onion: self.onion.clone(),
+            consensus: self.consensus,
             ..self.results.summary()
         }
     }
@@ -369,6 +393,14 @@ impl fmt::Display for Summary {
                 )?;
             }
         }
+        if let Some(c) = &self.consensus {
+            writeln!(
+                f,
+                "consensus: {} authorities; {} rounds made, {} missed; {} circuits without a \
+                 valid consensus",
+                c.authorities, c.rounds_made, c.rounds_missed, c.circuits_without_consensus
+            )?;
+        }
         if let Some(o) = &self.onion {
             let puzzle = if o.puzzle { "on" } else { "off" };
             writeln!(f, "onion services: {} (puzzle {puzzle})", o.services)?;
@@ -423,7 +455,7 @@ mod test {
             circuits: vec![CircuitRecord {
                 client: 0,
                 circuit: 0,
-                path: [1, 2, 3],
+                path: Some([1, 2, 3]),
                 start_ns: 1_500,
                 build_ns: None,
                 ttfb_ns: None,

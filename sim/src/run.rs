@@ -3,7 +3,7 @@
 
 use crate::clock::SimTime;
 use crate::relays::Directory;
-use crate::report::CircuitRecord;
+use crate::report::{CircuitRecord, ConsensusReport};
 
 /// The raw output of one run of either level of fidelity.
 pub(crate) struct RunOutput {
@@ -24,4 +24,6 @@ pub(crate) struct RunOutput {
     /// Per onion service, the HSDirs (relay indices) responsible for its
     /// descriptor in the current period and the next.
     pub responsible: Vec<[Vec<usize>; 2]>,
+    /// The consensus rounds (docs/sim.md §10.6), at the circuit level.
+    pub consensus: Option<ConsensusReport>,
 }

@@ -12,14 +12,17 @@ use toml::Spanned;
 use crate::error::SimError;
 
 mod adversary;
+mod authorities;
 mod churn;
 mod clients;
 mod services;
 
 use adversary::RawAdversary;
 pub use adversary::{AdversarySpec, Amount, Role};
-pub use churn::ChurnSpec;
+pub use authorities::AuthoritySpec;
+use authorities::RawAuthorities;
 use churn::RawChurn;
+pub use churn::{ChurnSpec, Outage};
 use clients::RawClients;
 pub use clients::{ClientClass, ClientSpec, Traffic};
 pub use services::{FloodSpec, ServiceSpec};
@@ -116,7 +119,10 @@ pub struct Scenario {
     pub costs: Costs,
     /// The adversary, if any.
     pub adversary: Option<AdversarySpec>,
-    /// Relays leaving and coming back, if any.
+    /// The directory authorities (docs/sim.md §10.6).
+    pub authorities: AuthoritySpec,
+    /// Consensus rounds, relays leaving and coming back and authorities
+    /// failing, if any.
     pub churn: Option<ChurnSpec>,
     /// The onion services, in groups as listed.
     pub services: Vec<ServiceSpec>,
@@ -200,6 +206,7 @@ struct RawScenario {
     #[serde(default)]
     costs: RawCosts,
     adversary: Option<RawAdversary>,
+    authorities: Option<RawAuthorities>,
     churn: Option<RawChurn>,
     #[serde(default)]
     services: Vec<RawService>,
@@ -377,6 +384,10 @@ impl Checker<'_> {
             None => None,
         };
         let services = self.services(&raw.services, raw.fidelity)?;
+        let authorities = match &raw.authorities {
+            Some(a) => self.authorities(a, raw.fidelity)?,
+            None => AuthoritySpec::default(),
+        };
         let intro_flood = raw
             .attack
             .as_ref()
@@ -397,8 +408,9 @@ impl Checker<'_> {
             churn: raw
                 .churn
                 .as_ref()
-                .map(|c| self.churn(c, raw.fidelity, !services.is_empty()))
+                .map(|c| self.churn(c, raw.fidelity, !services.is_empty(), authorities.count))
                 .transpose()?,
+            authorities,
             regions,
             links,
             services,

@@ -421,13 +421,6 @@ impl World<'_> {
         Ok(())
     }
 
-    /// The client's next think time.
-    fn think(&mut self, client: usize) -> u64 {
-        self.class(client).map_or(0, |c| {
-            crate::rng::exponential_ns(&mut self.rng, c.think_time_ns)
-        })
-    }
-
     fn arrives(&mut self, service: usize, intro: Intro) {
         let effort = match intro {
             Intro::Client { client, .. } => self

@@ -351,7 +351,7 @@ fn record(client: usize, a: &Active, now: SimTime, outcome: Outcome) -> CircuitR
     CircuitRecord {
         client,
         circuit: a.number,
-        path: a.path,
+        path: Some(a.path),
         start_ns: a.started.as_nanos(),
         build_ns: since(a.built, Some(a.started)),
         ttfb_ns: since(a.first_byte, a.begun),

@@ -128,6 +128,14 @@ fn the_other_shipped_scenarios_parse() {
     assert_eq!(onion.clients.classes[0].traffic, Traffic::Onion);
     assert_eq!(onion.services[0].count, 5);
     assert!(onion.intro_flood.unwrap().puzzle);
+    let auth = Scenario::from_toml(include_str!("../../scenarios/authority-failure.toml")).unwrap();
+    assert_eq!(auth.authorities.count, 3);
+    let churn = auth.churn.unwrap();
+    assert_eq!(churn.leave_share, 0.0);
+    let down: Vec<usize> = churn.outages.iter().map(|o| o.authority).collect();
+    assert_eq!(down, [0, 1]);
+    assert_eq!(churn.outages[0].until_ns, Some(5_700_000_000_000));
+    assert_eq!(tor.authorities, AuthoritySpec::default());
 }
 
 #[test]

@@ -1,0 +1,183 @@
+//! The directory authorities (docs/sim.md §10.6): real keys and
+//! certificates, and at each consensus round the directory's own code
+//! (docs/spec.md §12.6–§12.8): every authority that is up signs a vote over
+//! the relays that are running, the others check it, the consensus body is
+//! computed from the votes, each authority that voted signs it, and the
+//! clients accept the document only as `warren_directory` lets them: more
+//! than half of the configured authorities' signatures, checked against
+//! their identity keys, and the time in its validity window.
+//!
+//! Every authority that is up receives every vote (links between
+//! authorities are not modelled), so they compute the same body; it is
+//! computed once. Every client receives the same bytes, so they are
+//! verified once per round, on behalf of all of them.
+
+use rand_chacha::ChaCha20Rng;
+use rand_core::{Rng, SeedableRng};
+use warren_crypto::TimePeriod;
+use warren_directory::hsdir_ring::HS_PERIOD_MINUTES;
+use warren_directory::{
+    AuthorityCert, AuthorityIdentityKeypair, AuthoritySet, AuthoritySigningKeypair, Consensus,
+    ConsensusBody, ConsensusSignature, DirectoryError, RelayStatus, Vote, VoteBody,
+    shared_random_contribution,
+};
+
+use crate::error::SimError;
+use crate::paths::unix_time;
+use crate::relays::{Directory, PUBLISHED};
+use crate::scenario::{Outage, Scenario};
+
+/// The RNG stream the authorities' keys and secrets come from: apart from
+/// the run's (stream 0) and the adversary's (stream 1), so that the number
+/// of authorities changes no other draw.
+const AUTHORITY_STREAM: u64 = 2;
+/// One day, in seconds.
+const DAY: u64 = 86_400;
+/// How long the consensus of a run without rounds is valid: the run's
+/// whole length (docs/sim.md §10.6).
+const NO_ROUNDS_VALIDITY: u64 = 100 * 365 * DAY;
+
+/// One authority: its signing key, certified by its identity key, and its
+/// shared-random secret (docs/spec.md §12.9).
+struct Authority {
+    signing: AuthoritySigningKeypair,
+    cert: AuthorityCert,
+    secret: [u8; 32],
+}
+
+/// The authorities of a run, the schedule they vote on, and when each is
+/// down.
+pub(crate) struct Authorities {
+    members: Vec<Authority>,
+    set: AuthoritySet,
+    /// Time between rounds in ns; `None`: one consensus for the run.
+    interval_ns: Option<u64>,
+    valid_rounds: u64,
+    outages: Vec<Outage>,
+}
+
+/// Whether `e` is the directory code refusing a consensus for want of
+/// authorities: too few votes to compute it, too few signatures to accept
+/// it. A round that ends so makes no consensus.
+pub(crate) fn for_want_of_authorities(e: &DirectoryError) -> bool {
+    matches!(
+        e,
+        DirectoryError::TooFewVotes { .. } | DirectoryError::TooFewSignatures { .. }
+    )
+}
+
+impl Authorities {
+    /// The scenario's authorities, with keys from stream 2 of `seed`.
+    pub(crate) fn new(scenario: &Scenario, seed: u64) -> Result<Self, SimError> {
+        let mut rng = ChaCha20Rng::seed_from_u64(seed);
+        rng.set_stream(AUTHORITY_STREAM);
+        let spec = scenario.authorities;
+        let mut members = Vec::new();
+        let mut ids = Vec::new();
+        for _ in 0..spec.count {
+            let identity = AuthorityIdentityKeypair::generate(&mut rng);
+            let signing = AuthoritySigningKeypair::generate(&mut rng);
+            let mut secret = [0; 32];
+            rng.fill_bytes(&mut secret);
+            let expires = PUBLISHED + 2 * NO_ROUNDS_VALIDITY;
+            let cert = AuthorityCert::issue(&identity, signing.public(), PUBLISHED - DAY, expires)
+                .map_err(|source| SimError::Consensus { source })?;
+            ids.push(identity.public());
+            members.push(Authority {
+                signing,
+                cert,
+                secret,
+            });
+        }
+        let set = AuthoritySet::new(ids).map_err(|source| SimError::Consensus { source })?;
+        let churn = scenario.churn.as_ref();
+        Ok(Self {
+            members,
+            set,
+            interval_ns: churn.map(|c| c.interval_ns),
+            valid_rounds: spec.valid_rounds,
+            outages: churn.map(|c| c.outages.clone()).unwrap_or_default(),
+        })
+    }
+
+    /// How many authorities are configured.
+    pub(crate) fn count(&self) -> usize {
+        self.members.len()
+    }
+
+    /// Whether authority `a` is up at `t_ns`.
+    fn is_up(&self, a: usize, t_ns: u64) -> bool {
+        !self
+            .outages
+            .iter()
+            .any(|o| o.authority == a && o.covers(t_ns))
+    }
+
+    /// The round at `now_ns`: the authorities up then vote on the relays
+    /// `running` (scenario order; all when shorter), and the consensus the
+    /// clients accept comes out. An error for which
+    /// [`for_want_of_authorities`] holds means no consensus this round.
+    pub(crate) fn round(
+        &self,
+        dir: &Directory,
+        running: &[bool],
+        now_ns: u64,
+    ) -> Result<Consensus, DirectoryError> {
+        let valid_after = unix_time(now_ns);
+        let (fresh_until, valid_until) = match self.interval_ns {
+            Some(i) => (
+                unix_time(now_ns.saturating_add(i)),
+                unix_time(now_ns.saturating_add(i.saturating_mul(self.valid_rounds))),
+            ),
+            None => (
+                valid_after + NO_ROUNDS_VALIDITY,
+                valid_after + NO_ROUNDS_VALIDITY,
+            ),
+        };
+        // The authorities vote the flags the scenario gave the relays
+        // (docs/sim.md §10.6), over the relays their tests reach.
+        let relays: Vec<RelayStatus> = dir
+            .statuses()
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| running.get(*i).copied().unwrap_or(true))
+            .map(|(_, s)| s.clone())
+            .collect();
+        let period = TimePeriod::containing(valid_after, HS_PERIOD_MINUTES).ok();
+        let up: Vec<&Authority> = (0..self.members.len())
+            .filter(|&a| self.is_up(a, now_ns))
+            .filter_map(|a| self.members.get(a))
+            .collect();
+        let mut votes = Vec::new();
+        for a in &up {
+            let body = VoteBody {
+                valid_after,
+                fresh_until,
+                valid_until,
+                shared_random: period
+                    .map_or(a.secret, |p| shared_random_contribution(&a.secret, p)),
+                relays: relays.clone(),
+            };
+            let vote = Vote::sign(body, &a.cert, &a.signing)?;
+            // The other authorities check the vote they receive.
+            votes.push(
+                Vote::decode(vote.as_bytes())?
+                    .verify(&self.set)?
+                    .check_valid_at(valid_after)?,
+            );
+        }
+        let body = ConsensusBody::compute(&self.set, &votes)?;
+        let bytes = body.encode()?;
+        let signatures = up
+            .iter()
+            .map(|a| ConsensusSignature::sign_encoded(&bytes, &a.cert, &a.signing))
+            .collect::<Result<Vec<_>, _>>()?;
+        let document = Consensus::assemble(body, signatures)?
+            .dangerously_peek()
+            .encode()?;
+        // What every client does with the bytes it fetches.
+        Consensus::decode(&document)?
+            .verify(&self.set)?
+            .check_valid_at(valid_after)
+    }
+}
