@@ -1,7 +1,9 @@
 //! The adversary (docs/sim.md §9): one party runs a share of the relays of
 //! some positions, by count or by bandwidth. As TorPS reports, the run
 //! tells how many circuits and clients had an adversary relay at both ends
-//! (guard and exit), and when each client was first compromised.
+//! (guard and exit), when each client was first compromised, and how many
+//! onion connections had its guards at both ends (the client's and the
+//! service's).
 
 use rand_chacha::ChaCha20Rng;
 use rand_core::{Rng, SeedableRng};
@@ -9,6 +11,7 @@ use serde::Serialize;
 use warren_directory::path::{self, Position};
 use warren_directory::{Flags, RelayStatus};
 
+use crate::circuit_level::OnionEnds;
 use crate::relays::STREAM_PORT;
 use crate::report::{CircuitRecord, Spread, spread};
 use crate::scenario::{AdversarySpec, Amount, Role};
@@ -128,10 +131,59 @@ pub struct AdversaryReport {
     /// Time to first compromise of the compromised clients, in seconds
     /// (the start of their first compromised circuit).
     pub first_compromise_s: Option<Spread>,
+    /// With onion connections: those with its guards at both ends.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub onion: Option<OnionExposure>,
     /// With `as = ["hsdir"]` and onion services: the descriptors it holds
     /// (docs/sim.md §11.4).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hsdir: Option<HsdirReport>,
+}
+
+/// The onion connections with the adversary's guards at both ends
+/// (docs/sim.md §9): the guard of the client's rendezvous circuit, which
+/// sees the client, and the guard of the service's circuit to the
+/// rendezvous point, which sees the service.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct OnionExposure {
+    /// Onion connections the service answered (both circuits built).
+    pub connections: usize,
+    /// Of them, with the adversary's guard at the client's end.
+    pub client_guard_connections: usize,
+    /// With the adversary's guard at the service's end.
+    pub service_guard_connections: usize,
+    /// With the adversary's guards at both ends.
+    pub compromised_connections: usize,
+    /// `compromised_connections / connections`.
+    pub connection_share: f64,
+    /// The guard weight share squared: the share if each end drew its
+    /// guard afresh.
+    pub expected_connection_share: f64,
+}
+
+/// Which onion connections of `ends` the adversary `owned` saw at both
+/// ends: the figures, and each connection's start (ns) with whether it did.
+pub fn assess_onion(
+    owned: &[bool],
+    statuses: &[RelayStatus],
+    ends: &[OnionEnds],
+) -> (OnionExposure, Vec<(u64, bool)>) {
+    let mine = |r: usize| owned.get(r).copied().unwrap_or(false);
+    let seen: Vec<(u64, bool)> = ends
+        .iter()
+        .map(|e| (e.start_ns, mine(e.client_guard) && mine(e.service_guard)))
+        .collect();
+    let compromised = seen.iter().filter(|(_, both)| *both).count();
+    let guard_share = weight_share(statuses, owned, Role::Guard);
+    let exposure = OnionExposure {
+        connections: ends.len(),
+        client_guard_connections: ends.iter().filter(|e| mine(e.client_guard)).count(),
+        service_guard_connections: ends.iter().filter(|e| mine(e.service_guard)).count(),
+        compromised_connections: compromised,
+        connection_share: ratio(compromised, ends.len()),
+        expected_connection_share: guard_share * guard_share,
+    };
+    (exposure, seen)
 }
 
 /// The onion-service descriptors an adversary's HSDirs hold
@@ -202,6 +254,9 @@ pub struct AdversaryResults {
     pub owned: Vec<bool>,
     /// Per client, when its first compromised circuit started (ns).
     pub compromised_at_ns: Vec<Option<u64>>,
+    /// Per onion connection the service answered, in the order they
+    /// finished: its start (ns) and whether the adversary held both guards.
+    pub onion_connections: Vec<(u64, bool)>,
     /// The figures.
     pub report: AdversaryReport,
 }
@@ -264,11 +319,13 @@ pub fn assess(
         compromised_clients,
         client_share: ratio(compromised_clients, clients),
         first_compromise_s: spread(firsts),
+        onion: None,
         hsdir: None,
     };
     AdversaryResults {
         owned,
         compromised_at_ns,
+        onion_connections: Vec::new(),
         report,
     }
 }

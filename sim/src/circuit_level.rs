@@ -9,7 +9,7 @@
 
 mod onion;
 
-pub use onion::{ConnectionReport, OnionReport};
+pub use onion::{ConnectionReport, OnionEnds, OnionReport};
 
 use rand_chacha::ChaCha20Rng;
 use warren_directory::GuardSet;
@@ -229,9 +229,11 @@ impl<'s> World<'s> {
         progress(self.records.len(), total);
         let onion = self.onion_report();
         let responsible = self.responsible();
+        let onion_ends = self.onion_ends();
         Ok(RunOutput {
             onion,
             responsible,
+            onion_ends,
             client_classes: self.clients.iter().map(|c| c.class).collect(),
             circuits: self.records,
             events: self.events,

@@ -176,6 +176,7 @@ impl<'s> World<'s> {
             dir: self.dir,
             onion: None,
             responsible: Vec::new(),
+            onion_ends: Vec::new(),
             consensus: None,
         })
     }

@@ -46,7 +46,7 @@ pub mod rng;
 mod run;
 pub mod scenario;
 
-pub use circuit_level::{ConnectionReport, OnionReport};
+pub use circuit_level::{ConnectionReport, OnionEnds, OnionReport};
 pub use clock::SimTime;
 pub use error::SimError;
 pub use plot::{Plot, PlotError, plots};
@@ -77,6 +77,12 @@ pub fn run_with_progress(
             &out.circuits,
             scenario.clients.count,
         );
+        if !out.onion_ends.is_empty() {
+            let (exposure, seen) =
+                adversary::assess_onion(&results.owned, out.dir.statuses(), &out.onion_ends);
+            results.report.onion = Some(exposure);
+            results.onion_connections = seen;
+        }
         if spec.roles.contains(&scenario::Role::Hsdir) && !out.responsible.is_empty() {
             results.report.hsdir = Some(adversary::assess_hsdirs(
                 &results.owned,

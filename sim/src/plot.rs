@@ -141,8 +141,20 @@ fn draw_all(
         plots.push(circuit_share(
             results,
             adversary,
-            &name("circuits with the adversary at both ends"),
+            name("circuits with the adversary at both ends"),
         )?);
+        if let Some(onion) = &adversary.report.onion {
+            plots.push(share_over_time(&Share {
+                file: "adversary_onion_share.svg",
+                title: name("onion connections with the adversary's guards at both ends"),
+                of: "onion connections",
+                started: adversary.onion_connections.clone(),
+                expected: onion.expected_connection_share,
+                observed: "client's and service's guard the adversary's",
+                guide: "expected: guard weight share squared",
+                until_ns: results.simulated_ns,
+            })?);
+        }
     }
     Ok(plots)
 }
@@ -368,11 +380,10 @@ fn relay_load(results: &Results, name: &str) -> Result<Plot, PlotError> {
 fn circuit_share(
     results: &Results,
     adversary: &AdversaryResults,
-    name: &str,
+    title: String,
 ) -> Result<Plot, PlotError> {
-    const FILE: &str = "adversary_circuit_share.svg";
     let mine = |relay: usize| adversary.owned.get(relay).copied().unwrap_or(false);
-    let mut started: Vec<(u64, bool)> = results
+    let started = results
         .circuits
         .iter()
         .filter_map(|c| {
@@ -380,6 +391,40 @@ fn circuit_share(
             Some((c.start_ns, mine(guard) && mine(exit)))
         })
         .collect();
+    share_over_time(&Share {
+        file: "adversary_circuit_share.svg",
+        title,
+        of: "circuits",
+        started,
+        expected: adversary.report.expected_circuit_share,
+        observed: "guard and exit the adversary's",
+        guide: "expected: guard weight share × exit weight share",
+        until_ns: results.simulated_ns,
+    })
+}
+
+/// What a plot of a share over time shows.
+struct Share<'a> {
+    file: &'static str,
+    /// The scenario, seed and measure.
+    title: String,
+    /// What is counted, such as "circuits".
+    of: &'a str,
+    /// Each one's start (ns) and whether it is counted.
+    started: Vec<(u64, bool)>,
+    /// The expected share, drawn as a line.
+    expected: f64,
+    /// The legends of the curve and of the line.
+    observed: &'a str,
+    guide: &'a str,
+    /// The x axis reaches at least this far (the end of the run).
+    until_ns: u64,
+}
+
+/// The share of `plot.started` counted so far against the start time, with
+/// the expected share beside it (docs/sim.md §7).
+fn share_over_time(plot: &Share<'_>) -> Result<Plot, PlotError> {
+    let mut started = plot.started.clone();
     // A stable sort of records in finishing order: the order is fixed.
     started.sort_by_key(|(at, _)| *at);
     let n = started.len();
@@ -392,17 +437,21 @@ fn circuit_share(
             points.push((as_f64(*at) / 1e9, as_f64_usize(both) / as_f64_usize(i + 1)));
         }
     }
-    let expected = adversary.report.expected_circuit_share;
-    let expected = if expected.is_finite() { expected } else { 0.0 };
+    let expected = if plot.expected.is_finite() {
+        plot.expected
+    } else {
+        0.0
+    };
     let x_max = points
         .last()
         .map_or(0.0, |(x, _)| *x)
-        .max(as_f64(results.simulated_ns) / 1e9);
+        .max(as_f64(plot.until_ns) / 1e9);
     let x_max = if x_max > 0.0 { x_max } else { 1.0 };
     let highest = points.iter().map(|(_, y)| *y).fold(expected, f64::max);
     let y_max = if highest > 0.0 { highest * 1.2 } else { 0.01 };
-    let title = format!("{name} ({both} of {n} circuits)");
-    render(FILE, |root| {
+    let title = format!("{} ({both} of {n} {})", plot.title, plot.of);
+    let (label, guide_label) = (plot.observed.to_owned(), plot.guide.to_owned());
+    render(plot.file, |root| {
         let mut chart = ChartBuilder::on(root)
             .caption(&title, ("sans-serif", 20))
             .margin(15)
@@ -412,7 +461,7 @@ fn circuit_share(
         chart
             .configure_mesh()
             .x_desc("simulated time at circuit start (s)")
-            .y_desc("share of the circuits started so far")
+            .y_desc(format!("share of the {} started so far", plot.of))
             .draw()?;
         if points.is_empty() {
             chart.draw_series(std::iter::once(nothing_measured(
@@ -424,7 +473,7 @@ fn circuit_share(
         let (observed, guide) = (CURVE, GUIDE);
         chart
             .draw_series(LineSeries::new(points, observed.stroke_width(2)))?
-            .label("guard and exit the adversary's")
+            .label(label)
             .legend(move |(x, y)| {
                 PathElement::new([(x, y), (x + 20, y)], observed.stroke_width(2))
             });
@@ -433,7 +482,7 @@ fn circuit_share(
                 [(0.0, expected), (x_max, expected)],
                 guide.stroke_width(1),
             ))?
-            .label("expected: guard weight share × exit weight share")
+            .label(guide_label)
             .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], guide.stroke_width(1)));
         chart
             .configure_series_labels()

@@ -380,6 +380,17 @@ impl fmt::Display for Summary {
                 a.client_share,
             )?;
             line(f, "time to first compromise", a.first_compromise_s, "s")?;
+            if let Some(o) = &a.onion {
+                writeln!(
+                    f,
+                    "adversary guards at both ends of {} of {} onion connections ({:.6}, \
+                     expected {:.6})",
+                    o.compromised_connections,
+                    o.connections,
+                    o.connection_share,
+                    o.expected_connection_share,
+                )?;
+            }
             if let Some(h) = &a.hsdir {
                 writeln!(
                     f,

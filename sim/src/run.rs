@@ -24,6 +24,9 @@ pub(crate) struct RunOutput {
     /// Per onion service, the HSDirs (relay indices) responsible for its
     /// descriptor in the current period and the next.
     pub responsible: Vec<[Vec<usize>; 2]>,
+    /// The guards at both ends of each onion connection the service
+    /// answered (docs/sim.md §9).
+    pub onion_ends: Vec<crate::circuit_level::OnionEnds>,
     /// The consensus rounds (docs/sim.md §10.6), at the circuit level.
     pub consensus: Option<ConsensusReport>,
 }

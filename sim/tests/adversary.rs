@@ -170,3 +170,93 @@ fn the_adversary_changes_no_other_draw() {
     assert_eq!(a.circuits_csv(), b.circuits_csv());
     assert!(b.adversary.is_none());
 }
+
+const ONION_CLIENTS: usize = 4_000;
+const SERVICES: usize = 8_000;
+
+/// The probability that the guard chosen for a circuit to rendezvous
+/// point `r` is the adversary's: the first sampled guard, or the second
+/// when the first is `r`, which is a guard drawn by weight among the
+/// guards other than `r`.
+fn guard_share_without(statuses: &[RelayStatus], owned: &[bool], r: &RelayStatus) -> f64 {
+    let is_guard = |s: &RelayStatus| suitable(s, Position::Guard);
+    let (mut mine, mut all) = (0.0, 0.0);
+    for (s, o) in statuses.iter().zip(owned) {
+        if is_guard(s) && s.identity != r.identity {
+            all += w(s);
+            if *o {
+                mine += w(s);
+            }
+        }
+    }
+    mine / all
+}
+
+/// An onion connection has the adversary's guards at both ends (docs/sim.md
+/// §9) with the probability, summed over rendezvous points `r` drawn by
+/// weight among all relays, of `r`'s weight share times the square of the
+/// chance that a guard other than `r` is the adversary's: the client's
+/// rendezvous circuit and the service's circuit to `r` each take the
+/// first guard of their own sample that is not `r`. With one connection per
+/// client and twice as many services as connections, the connections are
+/// nearly independent: the count is binomial (a service answering two
+/// connections adds under a tenth to the variance). The exclusion of the
+/// service's intro point from the rendezvous points is left out (it moves
+/// the probability by about one relay's weight share of itself).
+#[test]
+fn compromised_onion_connections_match_the_guard_weights() {
+    let text = format!(
+        "fidelity = \"circuit\"\n\
+         [[regions]]\nname = \"lab\"\nshare = 1\n\
+         [[links]]\nbetween = [\"lab\", \"lab\"]\nlatency_ms = 5\n\
+         [relays]\ncount = 100\nguard_share = 0.5\nexit_share = 0.4\n\
+         [[relays.classes]]\nshare = 3\nup = 1_000_000\ndown = 1_000_000\n\
+         [[relays.classes]]\nshare = 1\nup = 20_000_000\ndown = 20_000_000\n\
+         [[services]]\ncount = {SERVICES}\nintro_points = 1\nbandwidth = 10_000_000\n\
+         [clients]\ncount = {ONION_CLIENTS}\nup = 10_000_000\ndown = 10_000_000\n\
+         traffic = \"onion\"\ncircuits = 1\nresponse_bytes = 1000\nstart_spread_ms = 60_000\n\
+         [adversary]\nbandwidth_share = 0.2\nas = [\"guard\"]\n"
+    );
+    let scenario = Scenario::from_toml(&text).expect("scenario parses");
+    let report = run(&scenario, SEED).expect("run");
+    let adversary = report.adversary.as_ref().expect("an adversary");
+    let onion = adversary.report.onion.expect("onion figures");
+    let dir = Directory::build(
+        &scenario,
+        &mut Network::new(&scenario),
+        &mut rng::seeded(SEED),
+    )
+    .expect("relays");
+    let statuses = dir.statuses();
+    let total: f64 = statuses.iter().map(w).sum();
+    let (mut p, mut p_client) = (0.0, 0.0);
+    for r in statuses {
+        let g = guard_share_without(statuses, &adversary.owned, r);
+        p += w(r) / total * g * g;
+        p_client += w(r) / total * g;
+    }
+    let n = onion.connections as f64;
+    assert!(n > 0.95 * ONION_CLIENTS as f64, "{onion:?}");
+    let tolerance = |q: f64| 4.0 * (q * (1.0 - q) / n).sqrt();
+    let observed = onion.connection_share;
+    eprintln!(
+        "onion connections with both guards: observed {observed:.5}, expected {p:.5} ± {:.5}, \
+         guard share squared {:.5}",
+        tolerance(p),
+        onion.expected_connection_share
+    );
+    assert!((observed - p).abs() < tolerance(p), "{observed} {p}");
+    let client = onion.client_guard_connections as f64 / n;
+    assert!(
+        (client - p_client).abs() < tolerance(p_client),
+        "{client} {p_client}"
+    );
+    assert!(onion.compromised_connections <= onion.service_guard_connections);
+    assert!(
+        report
+            .summary_json()
+            .contains("\"compromised_connections\"")
+    );
+    let plots = warren_sim::plots(&report, "onion").expect("plots");
+    assert!(plots.iter().any(|p| p.file == "adversary_onion_share.svg"));
+}

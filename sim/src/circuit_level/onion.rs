@@ -71,6 +71,9 @@ pub(super) struct Pending {
     to_rend_ns: u64,
     /// The effort the client solved at.
     effort: u32,
+    /// The guard of the service's circuit to the rendezvous point, once
+    /// the service has built it.
+    service_guard: Option<usize>,
 }
 
 /// The onion services of a run and what happened to them.
@@ -89,12 +92,27 @@ pub(super) struct Services {
 }
 
 /// One onion connection: its service, its start, whether every response
-/// arrived, and its time from start to first byte.
+/// arrived, its time from start to first byte, and the guards at its two
+/// ends.
 struct Connection {
     service: usize,
     start_ns: u64,
     complete: bool,
     ttfb_ns: Option<u64>,
+    ends: Option<OnionEnds>,
+}
+
+/// The guards at the two ends of an onion connection the service answered
+/// (docs/sim.md §9): of the client's rendezvous circuit and of the
+/// service's circuit to the rendezvous point.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OnionEnds {
+    /// When the connection started, in ns.
+    pub start_ns: u64,
+    /// The guard of the client's rendezvous circuit (relay index).
+    pub client_guard: usize,
+    /// The guard of the service's circuit to the rendezvous point.
+    pub service_guard: usize,
 }
 
 /// Onion connections of one kind (`summary.json`'s `onion`).
@@ -308,6 +326,7 @@ impl World<'_> {
                 rend: rend_point,
                 to_rend_ns,
                 effort,
+                service_guard: None,
             });
         }
         let intro = Intro::Client { client, number };
@@ -493,6 +512,10 @@ impl World<'_> {
         let joined = self.build(node, path) + service_to_rend + to_rend_ns;
         if let Some(a) = self.active_mut(client) {
             a.ttfb_ns = 2 * (to_rend_ns + service_to_rend);
+            let [service_guard, ..] = path;
+            if let Some(p) = a.onion.as_mut() {
+                p.service_guard = Some(service_guard);
+            }
         }
         let at = self.now.plus_nanos(joined);
         self.queue.push(at, Event::Built { client, number });
@@ -528,15 +551,31 @@ impl World<'_> {
     pub(super) fn onion_finished(&mut self, a: &Active, outcome: &Outcome) {
         let Some(p) = &a.onion else { return };
         let complete = *outcome == Outcome::Complete;
+        let [client_guard, ..] = a.path;
         self.services.connections.push(Connection {
             service: p.service,
             start_ns: a.started.as_nanos(),
+            ends: p.service_guard.map(|service_guard| OnionEnds {
+                start_ns: a.started.as_nanos(),
+                client_guard,
+                service_guard,
+            }),
             complete,
             ttfb_ns: a
                 .first_ttfb
                 .zip(a.built)
                 .map(|(t, b)| b.since(a.started) + t),
         });
+    }
+
+    /// The two ends of every onion connection the service answered, in
+    /// the order they finished (docs/sim.md §9).
+    pub(super) fn onion_ends(&self) -> Vec<OnionEnds> {
+        self.services
+            .connections
+            .iter()
+            .filter_map(|c| c.ends)
+            .collect()
     }
 
     /// The onion figures of the run, if it has services.
