@@ -23,8 +23,9 @@ use warren_directory::{
 };
 
 use crate::error::SimError;
-use crate::paths::unix_time;
+use crate::paths::{PathSelector, unix_time};
 use crate::relays::{Directory, PUBLISHED};
+use crate::report::ConsensusReport;
 use crate::scenario::{Outage, Scenario};
 
 /// The RNG stream the authorities' keys and secrets come from: apart from
@@ -68,7 +69,7 @@ pub(crate) fn for_want_of_authorities(e: &DirectoryError) -> bool {
 
 impl Authorities {
     /// The scenario's authorities, with keys from stream 2 of `seed`.
-    pub(crate) fn new(scenario: &Scenario, seed: u64) -> Result<Self, SimError> {
+    fn new(scenario: &Scenario, seed: u64) -> Result<Self, SimError> {
         let mut rng = ChaCha20Rng::seed_from_u64(seed);
         rng.set_stream(AUTHORITY_STREAM);
         let spec = scenario.authorities;
@@ -100,9 +101,29 @@ impl Authorities {
         })
     }
 
-    /// How many authorities are configured.
-    pub(crate) fn count(&self) -> usize {
-        self.members.len()
+    /// The scenario's authorities and the paths of the consensus of their
+    /// first round, at 0 s, with every relay of `dir` running: where both
+    /// levels of fidelity start.
+    pub(crate) fn first_round(
+        scenario: &Scenario,
+        seed: u64,
+        dir: &Directory,
+    ) -> Result<(Self, PathSelector), SimError> {
+        let authorities = Self::new(scenario, seed)?;
+        let consensus = authorities
+            .round(dir, &[], 0)
+            .map_err(|source| SimError::Consensus { source })?;
+        Ok((authorities, PathSelector::new(dir, consensus)))
+    }
+
+    /// The figures after the first round: one consensus made.
+    pub(crate) fn first_tally(&self) -> ConsensusReport {
+        ConsensusReport {
+            authorities: self.members.len(),
+            rounds_made: 1,
+            rounds_missed: 0,
+            circuits_without_consensus: 0,
+        }
     }
 
     /// Whether authority `a` is up at `t_ns`.

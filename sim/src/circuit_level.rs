@@ -12,14 +12,13 @@ mod onion;
 pub use onion::{ConnectionReport, OnionEnds, OnionReport};
 
 use rand_chacha::ChaCha20Rng;
-use warren_directory::GuardSet;
 
 use crate::authorities::{Authorities, for_want_of_authorities};
 use crate::clock::SimTime;
 use crate::error::SimError;
 use crate::flows::{Due, FlowId, Flows};
 use crate::netmodel::{Network, NodeId};
-use crate::paths::{PathSelector, unix_time};
+use crate::paths::{ClientGuards, PathSelector, unix_time};
 use crate::queue::EventQueue;
 use crate::relays::Directory;
 use crate::report::{CircuitRecord, ConsensusReport, Outcome};
@@ -80,9 +79,7 @@ pub(crate) const NO_CONSENSUS: &str = "no valid consensus: the last one has expi
 struct Client {
     node: NodeId,
     class: usize,
-    guards: GuardSet,
-    /// The consensus round its guard set was last brought up to date in.
-    guards_round: Option<u64>,
+    guards: ClientGuards,
     started: usize,
     active: Option<Active>,
 }
@@ -144,17 +141,8 @@ impl<'s> World<'s> {
         let mut net = Network::new(scenario);
         let dir = Directory::build(scenario, &mut net, &mut rng)?;
         let running = vec![true; dir.statuses().len()];
-        let authorities = Authorities::new(scenario, seed)?;
-        let consensus = authorities
-            .round(&dir, &running, 0)
-            .map_err(|source| SimError::Consensus { source })?;
-        let paths = PathSelector::new(&dir, consensus);
-        let tally = ConsensusReport {
-            authorities: authorities.count(),
-            rounds_made: 1,
-            rounds_missed: 0,
-            circuits_without_consensus: 0,
-        };
+        let (authorities, paths) = Authorities::first_round(scenario, seed, &dir)?;
+        let tally = authorities.first_tally();
         let flows = Flows::new(dir.statuses().iter().map(|s| s.bandwidth));
         let mut world = Self {
             scenario,
@@ -194,8 +182,7 @@ impl<'s> World<'s> {
             self.clients.push(Client {
                 node,
                 class,
-                guards: GuardSet::default(),
-                guards_round: None,
+                guards: ClientGuards::default(),
                 started: 0,
                 active: None,
             });
@@ -393,15 +380,10 @@ impl<'s> World<'s> {
         let Some(c) = self.clients.get_mut(client) else {
             return Ok(());
         };
-        if c.guards_round != Some(self.round) {
-            c.guards_round = Some(self.round);
-            self.paths
-                .update_guards(&mut c.guards, now_ns, &mut self.rng);
-        }
         let name = crate::engine::label(client, c.started);
-        let path = self
-            .paths
-            .pick(&mut c.guards, now_ns, &mut self.rng, &name)?;
+        let path = c
+            .guards
+            .pick(&self.paths, self.round, now_ns, &mut self.rng, &name)?;
         crate::invariant::check_path(&name, &path)?;
         let node = c.node;
         let number = c.started;
@@ -490,9 +472,7 @@ impl<'s> World<'s> {
         let Some(a) = c.active.as_mut() else { return };
         a.built = Some(now);
         let [guard, ..] = a.path;
-        if let Some(s) = self.dir.statuses().get(guard) {
-            c.guards.succeeded(&s.identity, unix_time(now.as_nanos()));
-        }
+        c.guards.succeeded(&self.dir, guard, now.as_nanos());
     }
 
     fn request(&mut self, client: usize) {
@@ -556,16 +536,12 @@ impl<'s> World<'s> {
     }
 
     fn build_failed(&mut self, client: usize, guard_failed: bool, why: BuildFailure) {
-        let now = unix_time(self.now.as_nanos());
+        let now_ns = self.now.as_nanos();
         let pause = self.think(client);
-        if let Some(c) = self.clients.get_mut(client) {
-            let guard = c
-                .active
-                .as_ref()
-                .and_then(|a| self.dir.statuses().get(a.path[0]));
-            if let (true, Some(s)) = (guard_failed, guard) {
-                c.guards.failed(&s.identity, now);
-            }
+        if let Some(c) = self.clients.get_mut(client)
+            && let (true, Some([guard, ..])) = (guard_failed, c.active.as_ref().map(|a| a.path))
+        {
+            c.guards.failed(&self.dir, guard, now_ns);
         }
         self.finish(client, Outcome::Failed(why.reason().into()), pause);
     }

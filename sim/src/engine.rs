@@ -1,7 +1,8 @@
 //! The event loop (docs/sim.md §2, §4): cells move between nodes through the
 //! network model; relays run the real [`RelayCircuit`] machine on each, after
 //! a modelled processing delay; clients run the real [`OriginCircuit`]
-//! (in [`origin`]).
+//! (in [`origin`]) over paths picked through their guard sets from the
+//! authorities' consensus, as at the circuit level.
 
 mod origin;
 
@@ -17,9 +18,10 @@ use warren_proto::stream::{StreamEvent, StreamRead};
 use crate::clock::SimTime;
 use crate::error::SimError;
 use crate::netmodel::{Network, NodeId};
+use crate::paths::PathSelector;
 use crate::queue::EventQueue;
 use crate::relays::Directory;
-use crate::report::CircuitRecord;
+use crate::report::{CircuitRecord, ConsensusReport};
 use crate::run::RunOutput;
 use crate::scenario::Scenario;
 
@@ -95,6 +97,9 @@ pub(crate) struct World<'s> {
     now: SimTime,
     net: Network,
     dir: Directory,
+    /// The consensus of the authorities' first round (docs/sim.md §10.6).
+    paths: PathSelector,
+    consensus: ConsensusReport,
     clients: Vec<Client>,
     hops: Vec<Option<Hop>>,
     /// `(receiving node, circuit id)` → what the cell is for.
@@ -121,7 +126,11 @@ impl<'s> World<'s> {
         let mut rng = crate::rng::seeded(seed);
         let mut net = Network::new(scenario);
         let dir = Directory::build(scenario, &mut net, &mut rng)?;
+        let (authorities, paths) =
+            crate::authorities::Authorities::first_round(scenario, seed, &dir)?;
         let mut world = Self {
+            paths,
+            consensus: authorities.first_tally(),
             cpu_free: vec![SimTime::ZERO; dir.relays().len()],
             scenario,
             rng,
@@ -177,7 +186,7 @@ impl<'s> World<'s> {
             onion: None,
             responsible: Vec::new(),
             onion_ends: Vec::new(),
-            consensus: None,
+            consensus: Some(self.consensus),
         })
     }
 

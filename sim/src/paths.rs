@@ -71,6 +71,57 @@ pub struct PathSelector {
     params: GuardParams,
 }
 
+/// A client's guard set and the consensus round it was last brought up to
+/// date in (docs/sim.md §4, §10.1): both levels of fidelity keep one per
+/// client and pick paths through it.
+#[derive(Debug, Default)]
+pub struct ClientGuards {
+    set: GuardSet,
+    round: Option<u64>,
+}
+
+impl ClientGuards {
+    /// Picks a path for an exit circuit from `paths`, the consensus of
+    /// round `round` (0: the first): the sample is brought up to date first
+    /// when that consensus is new to it, as the client daemon does with
+    /// each new consensus. Returns scenario relay indices, guard first.
+    pub fn pick(
+        &mut self,
+        paths: &PathSelector,
+        round: u64,
+        now_ns: u64,
+        rng: &mut ChaCha20Rng,
+        circuit: &str,
+    ) -> Result<[usize; 3], SimError> {
+        if self.round != Some(round) {
+            self.round = Some(round);
+            paths.update_guards(&mut self.set, now_ns, rng);
+        }
+        paths.pick(&mut self.set, now_ns, rng, circuit)
+    }
+
+    /// The guard set itself, for circuits to a given last hop.
+    pub fn set(&mut self) -> &mut GuardSet {
+        &mut self.set
+    }
+
+    /// A circuit through relay `guard` (scenario index) was built at
+    /// `now_ns`: the guard is confirmed (it is used at once).
+    pub fn succeeded(&mut self, dir: &Directory, guard: usize, now_ns: u64) {
+        if let Some(s) = dir.statuses().get(guard) {
+            self.set.succeeded(&s.identity, unix_time(now_ns));
+        }
+    }
+
+    /// Reaching relay `guard` failed at `now_ns`: the guard code's retry
+    /// schedule applies to it.
+    pub fn failed(&mut self, dir: &Directory, guard: usize, now_ns: u64) {
+        if let Some(s) = dir.statuses().get(guard) {
+            self.set.failed(&s.identity, unix_time(now_ns));
+        }
+    }
+}
+
 /// The Unix time of simulated instant `ns` (the directory's clock).
 pub fn unix_time(ns: u64) -> u64 {
     PUBLISHED + ns / 1_000_000_000

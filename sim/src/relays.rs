@@ -1,14 +1,13 @@
 //! The simulated relays and their directory (docs/sim.md §4): real identity
-//! and onion keys from the run's RNG, real signed descriptors, the
-//! directory's [`RelayStatus`] entries, and paths picked by the directory's
-//! own path-selection code (docs/spec.md §14.1).
+//! and onion keys from the run's RNG, real signed descriptors and the
+//! directory's [`RelayStatus`] entries, which the authorities vote on
+//! (§10.6).
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use rand_chacha::ChaCha20Rng;
 use warren_crypto::{OnionKeypair, RelayIdentity, RelayIdentityKeypair};
 use warren_directory::exit_policy::ExitPolicy;
-use warren_directory::path::{self, Position};
 use warren_directory::{Flags, OnionKeyCert, RelayDescriptor, RelayStatus, Roles};
 use warren_proto::circuit::HopTarget;
 
@@ -100,45 +99,6 @@ impl Directory {
             onion_key: r.onion.public(),
             link_specs: Vec::new(),
         })
-    }
-
-    /// Picks a three-hop path as a client does: the exit first (by the port),
-    /// then a guard and a middle compatible with it, each weighted by
-    /// bandwidth. Returns relay indices, guard first.
-    pub fn pick_path(&self, rng: &mut ChaCha20Rng, circuit: &str) -> Result<[usize; 3], SimError> {
-        let no_path = |position, hint| SimError::NoPath {
-            circuit: circuit.to_owned(),
-            position,
-            hint,
-        };
-        let exits = self
-            .statuses
-            .iter()
-            .filter(|s| path::suitable(s, Position::Exit))
-            .filter(|s| s.info.exit_summary.allows_port(STREAM_PORT));
-        let exit = path::pick(exits, &[], &[], rng)
-            .ok_or_else(|| no_path("exit", "raise relays.exit_share or relays.count"))?;
-        let guards = self
-            .statuses
-            .iter()
-            .filter(|s| path::suitable(s, Position::Guard));
-        let guard = path::pick(guards, &[exit], &[], rng)
-            .ok_or_else(|| no_path("guard", "raise relays.guard_share or relays.count"))?;
-        let middles = self
-            .statuses
-            .iter()
-            .filter(|s| path::suitable(s, Position::Middle));
-        let middle = path::pick(middles, &[exit, guard], &[], rng)
-            .ok_or_else(|| no_path("middle", "raise relays.count"))?;
-        let index = |s: &RelayStatus, position| {
-            self.by_identity(&s.identity)
-                .ok_or_else(|| no_path(position, "a relay missing from the directory"))
-        };
-        Ok([
-            index(guard, "guard")?,
-            index(middle, "middle")?,
-            index(exit, "exit")?,
-        ])
     }
 }
 

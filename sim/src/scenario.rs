@@ -385,7 +385,7 @@ impl Checker<'_> {
         };
         let services = self.services(&raw.services, raw.fidelity)?;
         let authorities = match &raw.authorities {
-            Some(a) => self.authorities(a, raw.fidelity)?,
+            Some(a) => self.authorities(a)?,
             None => AuthoritySpec::default(),
         };
         let intro_flood = raw

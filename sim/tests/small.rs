@@ -36,3 +36,25 @@ fn the_small_scenario_is_deterministic_and_completes() {
     assert_ne!(a.summary_json(), c.summary_json());
     eprintln!("{}", a.summary());
 }
+
+/// At the cell level each client picks its guards from its own guard set
+/// (docs/sim.md §4): its circuits go through its first primary guard, or
+/// its second when the first is the circuit's exit; picked afresh for each
+/// circuit, 5 circuits would go through 4 or 5 of the 30 or so guards.
+#[test]
+fn cell_level_clients_keep_their_guards() {
+    let scenario = small();
+    let report = run(&scenario, 1).expect("run");
+    let mut guards: Vec<std::collections::BTreeSet<usize>> =
+        vec![Default::default(); scenario.clients.count];
+    for c in &report.results.circuits {
+        let [guard, ..] = c.path.expect("a path");
+        guards[c.client].insert(guard);
+    }
+    assert!(
+        guards.iter().all(|g| !g.is_empty() && g.len() <= 2),
+        "{guards:?}"
+    );
+    let one = guards.iter().filter(|g| g.len() == 1).count();
+    assert!(one * 10 >= scenario.clients.count * 7, "{guards:?}");
+}

@@ -299,10 +299,10 @@ impl World<'_> {
         };
         let (node, number) = (c.node, c.started);
         c.started += 1;
-        let mut guards = std::mem::take(&mut c.guards);
+        let mut guards = std::mem::take(c.guards.set());
         let result = self.onion_paths(&mut guards, service, client, number);
         if let Some(c) = self.clients.get_mut(client) {
-            c.guards = guards;
+            *c.guards.set() = guards;
         }
         let (fetch, rend, intro, ip_to_service, effort) = result?;
         let cell = self.scenario.costs.cell_ns;

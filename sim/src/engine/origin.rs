@@ -1,6 +1,8 @@
 //! The client side of the event loop (docs/sim.md §4): each client builds
-//! its circuits one after another with the real [`OriginCircuit`], opens a
-//! stream at the exit, reads the response, and records the times.
+//! its circuits one after another with the real [`OriginCircuit`] over a
+//! path picked through its guard set ([`ClientGuards`], as at the circuit
+//! level), opens a stream at the exit, reads the response, and records the
+//! times.
 
 use warren_crypto::ntor::EphemeralSecret;
 use warren_proto::cell::{Cell, DestroyReason};
@@ -13,6 +15,7 @@ use crate::clock::SimTime;
 use crate::error::SimError;
 use crate::invariant;
 use crate::netmodel::NodeId;
+use crate::paths::ClientGuards;
 use crate::relays::STREAM_PORT;
 use crate::report::{CircuitRecord, Outcome};
 use crate::rng::exponential_ns;
@@ -26,6 +29,7 @@ pub(crate) struct Client {
     node: NodeId,
     /// Its class in `scenario.clients.classes`.
     class: usize,
+    guards: ClientGuards,
     started: usize,
     active: Option<Active>,
     /// The earliest timer event scheduled for this client.
@@ -49,6 +53,8 @@ struct Active {
     number: usize,
     origin: OriginCircuit,
     path: [usize; 3],
+    /// Hops extended so far.
+    extended: usize,
     /// The relays that accepted this circuit's CREATEs, in order, with the
     /// node each heard the CREATE from.
     observed: Vec<(usize, NodeId)>,
@@ -69,6 +75,7 @@ impl World<'_> {
             self.clients.push(Client {
                 node,
                 class,
+                guards: ClientGuards::default(),
                 started: 0,
                 active: None,
                 timer: None,
@@ -80,12 +87,16 @@ impl World<'_> {
 
     /// Picks a path and sends CREATE to its guard.
     pub(super) fn start_circuit(&mut self, client: usize) -> Result<(), SimError> {
-        let Some(c) = self.clients.get(client) else {
+        let now_ns = self.now.as_nanos();
+        let Some(c) = self.clients.get_mut(client) else {
             return Ok(());
         };
         let (number, node) = (c.started, c.node);
         let name = label(client, number);
-        let path = self.dir.pick_path(&mut self.rng, &name)?;
+        // One consensus for the run: round 0.
+        let path = c
+            .guards
+            .pick(&self.paths, 0, now_ns, &mut self.rng, &name)?;
         invariant::check_path(&name, &path)?;
         let id = self.circ_id();
         let eph = EphemeralSecret::generate(&mut self.rng);
@@ -107,6 +118,7 @@ impl World<'_> {
                 number,
                 origin,
                 path,
+                extended: 0,
                 observed: Vec::new(),
                 started: self.now,
                 built: None,
@@ -191,12 +203,17 @@ impl World<'_> {
 
     fn circuit_event(&mut self, client: usize, event: CircEvent) -> Result<(), SimError> {
         let now = self.now;
-        let Some(a) = self.clients.get_mut(client).and_then(|c| c.active.as_mut()) else {
+        let Some(c) = self.clients.get_mut(client) else {
+            return Ok(());
+        };
+        let Some(a) = c.active.as_mut() else {
             return Ok(());
         };
         let name = label(client, a.number);
+        let [guard, ..] = a.path;
         match event {
             CircEvent::Extended { hops } if hops < a.path.len() => {
+                a.extended = hops;
                 let next = a.path.get(hops).and_then(|&r| self.dir.target(r));
                 let target = next.ok_or_else(|| missing(&name))?;
                 let eph = EphemeralSecret::generate(&mut self.rng);
@@ -204,7 +221,8 @@ impl World<'_> {
                     .extend(now.to_timestamp(), &target, eph)
                     .map_err(|source| protocol(&name, "extend", source))?;
             }
-            CircEvent::Extended { .. } => {
+            CircEvent::Extended { hops } => {
+                a.extended = hops;
                 a.built = Some(now);
                 let id = a
                     .origin
@@ -212,11 +230,18 @@ impl World<'_> {
                     .map_err(|source| protocol(&name, "open a stream", source))?;
                 a.begun = Some(now);
                 a.stream = Some(id);
+                // The circuit is built and used: its guard is confirmed.
+                c.guards.succeeded(&self.dir, guard, now.as_nanos());
             }
             CircEvent::Stream(StreamEvent::Readable(id) | StreamEvent::Ended { id, .. }) => {
                 return self.read_response(client, id);
             }
             CircEvent::Closed(t) => {
+                // Torn down before the first hop answered: reaching the
+                // guard failed, and the guard code's retry schedule applies.
+                if a.extended == 0 {
+                    c.guards.failed(&self.dir, guard, now.as_nanos());
+                }
                 return self.finish(client, Outcome::Failed(t.reason.to_string()));
             }
             CircEvent::Stream(_) | CircEvent::Message { .. } => {}

@@ -6,7 +6,7 @@ use serde::Deserialize;
 use toml::Spanned;
 use warren_directory::authority::MAX_AUTHORITIES;
 
-use super::{Checker, Fidelity};
+use super::Checker;
 use crate::error::SimError;
 
 /// The most rounds a consensus may be valid for.
@@ -42,22 +42,8 @@ pub(super) struct RawAuthorities {
 }
 
 impl Checker<'_> {
-    pub(super) fn authorities(
-        &self,
-        raw: &RawAuthorities,
-        fidelity: Fidelity,
-    ) -> Result<AuthoritySpec, SimError> {
+    pub(super) fn authorities(&self, raw: &RawAuthorities) -> Result<AuthoritySpec, SimError> {
         let mut spec = AuthoritySpec::default();
-        let first = raw.count.as_ref().map(|c| (c.span(), "authorities.count"));
-        let first = first.or_else(|| {
-            raw.valid_rounds
-                .as_ref()
-                .map(|r| (r.span(), "authorities.valid_rounds"))
-        });
-        if let (Fidelity::Cell, Some((span, key))) = (fidelity, first) {
-            let problem = "authorities need fidelity = \"circuit\"".into();
-            return self.fail(span, key, problem);
-        }
         if let Some(count) = &raw.count {
             spec.count = *count.get_ref();
             if !(1..=MAX_AUTHORITIES).contains(&spec.count) {
