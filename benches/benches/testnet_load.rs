@@ -57,7 +57,14 @@ fn main() {
     let socks: SocketAddr = state["socks"].as_str().unwrap().parse().unwrap();
     let backend: SocketAddr = state["backend"].as_str().unwrap().parse().unwrap();
     let address = state["service_address"].as_str().unwrap().to_owned();
-    let figures = measure(socks, &address, backend, SAMPLES, BULK, usable).expect("measure");
+    let nodes: Vec<u32> = state["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|n| u32::try_from(n["pid"].as_u64()?).ok())
+        .collect();
+    let figures =
+        measure(socks, &address, backend, SAMPLES, BULK, usable, &nodes).expect("measure");
     let (direct_mbs, onion_mbs) = (figures.direct_mbs, figures.onion_mbs);
     let exit_mbs = figures.exit_mbs.expect("the exit download");
 
@@ -89,6 +96,12 @@ fn main() {
         "| bulk, {} MB over the onion path (6 relays) / direct | {onion_mbs:.1} MB/s / {direct_mbs:.0} MB/s ({:.3}) |",
         BULK / 1_000_000,
         onion_mbs / direct_mbs
+    );
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    println!(
+        "| CPU the nodes spent on the onion download | {:.0} ms per MB: {cores} cores carry at most {:.0} MB/s |",
+        figures.onion_cpu_ms_per_mb,
+        cores as f64 * 1e3 / figures.onion_cpu_ms_per_mb
     );
     println!(
         "| bulk, {} MB through 3 hops to the exit / direct | {exit_mbs:.1} MB/s ({:.3}) |",

@@ -444,7 +444,7 @@ fn run_warren(root: &Path, backend: SocketAddr) -> Figures {
     );
     let socks: SocketAddr = state["socks"].as_str().unwrap().parse().unwrap();
     let onion = state["service_address"].as_str().unwrap();
-    measure(socks, onion, backend, SAMPLES, BULK, usable).expect("measure warren")
+    measure(socks, onion, backend, SAMPLES, BULK, usable, &w.pids).expect("measure warren")
 }
 
 fn ratio(w: f64, t: f64) -> String {
@@ -487,6 +487,12 @@ fn print_table(tor_version: &str, tor: Figures, warren: Figures) {
         warren.onion_mbs,
         ratio(warren.onion_mbs, tor.onion_mbs)
     );
+    println!(
+        "| CPU all nodes spent per MB of that download | {:.0} ms | {:.0} ms | {} | |",
+        tor.onion_cpu_ms_per_mb,
+        warren.onion_cpu_ms_per_mb,
+        ratio(warren.onion_cpu_ms_per_mb, tor.onion_cpu_ms_per_mb)
+    );
     let show = |r: &Result<f64, String>| match r {
         Ok(v) => format!("{v:.1} MB/s"),
         Err(e) => format!("failed: {e}"),
@@ -524,7 +530,9 @@ fn main() {
     println!("{version}: 3 authorities, 6 relays (1 exit), an onion service, a client");
     let tor = {
         let (net, socks, onion, usable) = start_tor(&root.join("tor"), backend);
-        let figures = measure(socks, &onion, backend, SAMPLES, BULK, usable).expect("measure tor");
+        let pids: Vec<u32> = net.procs.iter().map(|(_, child)| child.id()).collect();
+        let figures =
+            measure(socks, &onion, backend, SAMPLES, BULK, usable, &pids).expect("measure tor");
         drop(net);
         println!("tor: measured and stopped");
         figures

@@ -120,6 +120,9 @@ pub struct Figures {
     pub direct_mbs: f64,
     /// MB/s over the onion path (six relays), one circuit.
     pub onion_mbs: f64,
+    /// CPU milliseconds per MB that the network's processes (every node,
+    /// not the backend nor the downloader) spent over that download.
+    pub onion_cpu_ms_per_mb: f64,
     /// MB/s through three hops to the exit and on to the backend, or why
     /// that download failed (the onion figures stand without it).
     pub exit_mbs: Result<f64, String>,
@@ -133,7 +136,9 @@ fn mbs(bytes: u64, d: Duration) -> f64 {
 /// Measures a network whose client listens on `socks`, whose onion service
 /// `onion` (port 80) fronts `backend`: `samples` warm and new-rendezvous
 /// requests for `/api/hello`, then `bulk` bytes direct, over the onion path
-/// and through the exit. `usable` is carried into the result.
+/// and through the exit. `usable` is carried into the result; `nodes` are
+/// the network's processes, whose CPU time over the onion download is
+/// reported.
 pub fn measure(
     socks: SocketAddr,
     onion: &str,
@@ -141,6 +146,7 @@ pub fn measure(
     samples: usize,
     bulk: u64,
     usable: Duration,
+    nodes: &[u32],
 ) -> std::io::Result<Figures> {
     let t60 = Duration::from_secs(60);
     let hello = |user: &str| -> std::io::Result<Duration> {
@@ -170,12 +176,14 @@ pub fn measure(
     })();
     direct.map_err(|e| context("the direct download", e))?;
     let direct_mbs = mbs(bulk, t.elapsed());
-    let t = Instant::now();
+    let (t, cpu) = (Instant::now(), cpu_time(nodes));
     let onion_bulk = socks5_get(socks, "bulk", onion, 80, &large, t60)
         .and_then(drain)
         .and_then(|n| check_len(n, bulk));
     onion_bulk.map_err(|e| context("the onion bulk download", e))?;
     let onion_mbs = mbs(bulk, t.elapsed());
+    let onion_cpu_ms_per_mb =
+        cpu_time(nodes).saturating_sub(cpu).as_secs_f64() * 1e3 / (bulk as f64 / 1e6);
     let t = Instant::now();
     let host = backend.ip().to_string();
     let exit_bulk = socks5_get(socks, "exit", &host, backend.port(), &large, t60)
@@ -195,8 +203,28 @@ pub fn measure(
         fresh,
         direct_mbs,
         onion_mbs,
+        onion_cpu_ms_per_mb,
         exit_mbs,
     })
+}
+
+/// The CPU time (user and system) that processes `pids` have used so far,
+/// from /proc; a process that is gone counts nothing.
+pub fn cpu_time(pids: &[u32]) -> Duration {
+    let ticks: u64 = pids
+        .iter()
+        .filter_map(|pid| {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            // Fields after the command name's ')' are fixed: utime, stime
+            // are the 12th and 13th.
+            let mut fields = stat.rsplit_once(')')?.1.split_whitespace().skip(11);
+            let user: u64 = fields.next()?.parse().ok()?;
+            let system: u64 = fields.next()?.parse().ok()?;
+            Some(user + system)
+        })
+        .sum();
+    // Linux reports in USER_HZ, 100 on every supported architecture.
+    Duration::from_millis(ticks * 10)
 }
 
 fn check_len(got: u64, want: u64) -> std::io::Result<()> {
