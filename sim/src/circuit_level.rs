@@ -118,7 +118,6 @@ pub(crate) struct World<'s> {
     clients: Vec<Client>,
     records: Vec<CircuitRecord>,
     last_finish: SimTime,
-    events: u64,
     handshakes: u64,
     due: Vec<Due>,
     /// Which relays are running (all without churn).
@@ -156,7 +155,6 @@ impl<'s> World<'s> {
             clients: Vec::new(),
             records: Vec::new(),
             last_finish: SimTime::ZERO,
-            events: 0,
             handshakes: 0,
             due: Vec::new(),
             running,
@@ -197,22 +195,8 @@ impl<'s> World<'s> {
         mut self,
         progress: &mut dyn FnMut(usize, usize),
     ) -> Result<RunOutput, SimError> {
-        let total = self
-            .clients
-            .iter()
-            .filter_map(|c| self.scenario.clients.classes.get(c.class))
-            .map(|c| c.circuits)
-            .sum();
-        let mut done = 0;
-        while let Some((at, event)) = self.queue.pop() {
-            self.now = at;
-            self.events += 1;
-            self.handle(event)?;
-            if self.records.len() > done {
-                done = self.records.len();
-                progress(done, total);
-            }
-        }
+        let total = crate::run::circuits_asked(self.scenario, self.clients.iter().map(|c| c.class));
+        let events = crate::run::drive(&mut self, total, progress)?;
         progress(self.records.len(), total);
         let onion = self.onion_report();
         let responsible = self.responsible();
@@ -223,7 +207,7 @@ impl<'s> World<'s> {
             onion_ends,
             client_classes: self.clients.iter().map(|c| c.class).collect(),
             circuits: self.records,
-            events: self.events,
+            events,
             end: self.last_finish,
             handshakes: self.handshakes,
             dir: self.dir,
@@ -619,5 +603,17 @@ impl<'s> World<'s> {
         if more {
             self.queue.push(next, Event::Start { client });
         }
+    }
+}
+
+impl crate::run::Engine for World<'_> {
+    fn step(&mut self) -> Option<Result<(), SimError>> {
+        let (at, event) = self.queue.pop()?;
+        self.now = at;
+        Some(self.handle(event))
+    }
+
+    fn finished(&self) -> usize {
+        self.records.len()
     }
 }

@@ -110,7 +110,6 @@ pub(crate) struct World<'s> {
     records: Vec<CircuitRecord>,
     /// When the last circuit finished (stale timers may run later).
     last_finish: SimTime,
-    events: u64,
     /// CREATE handshakes relays completed.
     handshakes: u64,
 }
@@ -144,7 +143,6 @@ impl<'s> World<'s> {
             next_circ_id: 1,
             records: Vec::new(),
             last_finish: SimTime::ZERO,
-            events: 0,
             handshakes: 0,
         };
         world.add_clients();
@@ -158,28 +156,15 @@ impl<'s> World<'s> {
         mut self,
         progress: &mut dyn FnMut(usize, usize),
     ) -> Result<RunOutput, SimError> {
-        let total = self
-            .clients
-            .iter()
-            .filter_map(|c| self.scenario.clients.classes.get(c.class()))
-            .map(|c| c.circuits)
-            .sum();
-        let mut done = 0;
-        while let Some((at, event)) = self.queue.pop() {
-            self.now = at;
-            self.events += 1;
-            self.handle(event)?;
-            if self.records.len() > done {
-                done = self.records.len();
-                progress(done, total);
-            }
-        }
+        let total =
+            crate::run::circuits_asked(self.scenario, self.clients.iter().map(Client::class));
+        let events = crate::run::drive(&mut self, total, progress)?;
         self.record_unfinished();
         progress(self.records.len(), total);
         Ok(RunOutput {
             client_classes: self.clients.iter().map(Client::class).collect(),
             circuits: self.records,
-            events: self.events,
+            events,
             end: self.last_finish,
             handshakes: self.handshakes,
             dir: self.dir,
@@ -505,4 +490,16 @@ fn write_response(circuit: &mut RelayCircuit, s: &mut ExitStream) -> bool {
 /// How errors and records name a circuit.
 pub(crate) fn label(client: usize, number: usize) -> String {
     format!("client {client}, circuit {number}")
+}
+
+impl crate::run::Engine for World<'_> {
+    fn step(&mut self) -> Option<Result<(), SimError>> {
+        let (at, event) = self.queue.pop()?;
+        self.now = at;
+        Some(self.handle(event))
+    }
+
+    fn finished(&self) -> usize {
+        self.records.len()
+    }
 }

@@ -1,9 +1,50 @@
-//! What an engine hands back when its queue is empty (docs/sim.md §7),
-//! before the results are put together.
+//! The part of an event loop both levels of fidelity share (docs/sim.md
+//! §2), and what an engine hands back when its queue is empty (§7), before
+//! the results are put together.
 
 use crate::clock::SimTime;
+use crate::error::SimError;
 use crate::relays::Directory;
 use crate::report::{CircuitRecord, ConsensusReport};
+use crate::scenario::Scenario;
+
+/// One level's world, as [`drive`] runs it.
+pub(crate) trait Engine {
+    /// Handles the next event in (time, sequence) order, at its time;
+    /// `None` when no event is left.
+    fn step(&mut self) -> Option<Result<(), SimError>>;
+    /// Circuits finished so far.
+    fn finished(&self) -> usize;
+}
+
+/// Runs `engine` until no event is left, calling `progress(done, total)`
+/// as circuits finish; returns the events handled.
+pub(crate) fn drive(
+    engine: &mut impl Engine,
+    total: usize,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<u64, SimError> {
+    let (mut events, mut done) = (0, 0);
+    while let Some(handled) = engine.step() {
+        handled?;
+        events += 1;
+        let finished = engine.finished();
+        if finished > done {
+            done = finished;
+            progress(done, total);
+        }
+    }
+    Ok(events)
+}
+
+/// The circuits `scenario` asks of clients of `classes` (indices into
+/// `scenario.clients.classes`).
+pub(crate) fn circuits_asked(scenario: &Scenario, classes: impl Iterator<Item = usize>) -> usize {
+    classes
+        .filter_map(|c| scenario.clients.classes.get(c))
+        .map(|c| c.circuits)
+        .sum()
+}
 
 /// The raw output of one run of either level of fidelity.
 pub(crate) struct RunOutput {
