@@ -1,6 +1,6 @@
 //! Property tests of the scenario parser (docs/sim.md §3): scenario files
-//! are user input, so arbitrary text, and the shipped scenario cut or
-//! changed anywhere, gives a scenario or an error with a message, never a
+//! are user input, so arbitrary text, and the shipped scenarios cut or
+//! changed anywhere, give a scenario or an error with a message, never a
 //! panic (the same check as the `scenario` fuzz target).
 
 #![allow(
@@ -11,6 +11,7 @@
 use proptest::prelude::*;
 
 const SMALL: &str = include_str!("../scenarios/small.toml");
+const AUTHORITIES: &str = include_str!("../scenarios/authority-failure.toml");
 
 proptest! {
     #[test]
@@ -27,6 +28,13 @@ proptest! {
     #[test]
     fn a_changed_scenario_never_panics(at in 0..SMALL.len(), byte in any::<u8>()) {
         let mut bytes = SMALL.as_bytes().to_vec();
+        bytes[at] = byte;
+        warren_sim::fuzzing::scenario(&bytes);
+    }
+
+    #[test]
+    fn a_changed_authority_scenario_never_panics(at in 0..AUTHORITIES.len(), byte in any::<u8>()) {
+        let mut bytes = AUTHORITIES.as_bytes().to_vec();
         bytes[at] = byte;
         warren_sim::fuzzing::scenario(&bytes);
     }
