@@ -30,7 +30,8 @@ use crate::scenario::{Outage, Scenario};
 
 /// The RNG stream the authorities' keys and secrets come from: apart from
 /// the run's (stream 0) and the adversary's (stream 1), so that the number
-/// of authorities changes no other draw.
+/// of authorities changes no other draw of a run without onion services
+/// (their HSDirs follow the shared random value).
 const AUTHORITY_STREAM: u64 = 2;
 /// One day, in seconds.
 const DAY: u64 = 86_400;
@@ -200,5 +201,80 @@ impl Authorities {
         Consensus::decode(&document)?
             .verify(&self.set)?
             .check_valid_at(valid_after)
+    }
+}
+
+#[cfg(test)]
+mod test {
+    use super::*;
+    use crate::netmodel::Network;
+
+    const SCENARIO: &str = r#"
+fidelity = "circuit"
+[[regions]]
+name = "a"
+share = 1
+[[links]]
+between = ["a", "a"]
+latency_ms = 5
+[relays]
+count = 10
+guard_share = 0.5
+exit_share = 0.5
+[[relays.classes]]
+share = 1
+up = 1000
+down = 1000
+[clients]
+count = 1
+up = 100
+down = 100
+response_bytes = 10
+[authorities]
+count = 5
+[churn]
+interval_s = 60
+[[churn.authority_failures]]
+at_s = 100
+count = 2
+recover_at_s = 200
+[[churn.authority_failures]]
+at_s = 150
+count = 1
+"#;
+
+    #[test]
+    fn rounds_need_a_majority_and_list_the_running_relays() {
+        let scenario = Scenario::from_toml(SCENARIO).unwrap();
+        let mut net = Network::new(&scenario);
+        let dir = Directory::build(&scenario, &mut net, &mut crate::rng::seeded(1)).unwrap();
+        let (authorities, paths) = Authorities::first_round(&scenario, 1, &dir).unwrap();
+        assert_eq!(paths.consensus().relays().len(), 10);
+        let s = 1_000_000_000;
+        // 2 down at 120 s: 3 of 5 sign; the consensus lists the running
+        // relays and is valid for 3 rounds.
+        let mut running = vec![true; 10];
+        running[4] = false;
+        let c = authorities.round(&dir, &running, 120 * s).unwrap();
+        assert_eq!(c.signatures().len(), 3);
+        assert_eq!(c.relays().len(), 9);
+        let gone = &dir.statuses()[4].identity;
+        assert!(c.relay(gone).is_none());
+        assert_eq!(c.valid_after(), PUBLISHED + 120);
+        assert_eq!(c.valid_until(), PUBLISHED + 120 + 3 * 60);
+        // 3 down at 160 s: 2 votes of the 3 needed.
+        let e = authorities.round(&dir, &running, 160 * s).unwrap_err();
+        assert!(for_want_of_authorities(&e), "{e}");
+        assert!(matches!(
+            e,
+            DirectoryError::TooFewVotes {
+                votes: 2,
+                needed: 3,
+                ..
+            }
+        ));
+        // The first two are back at 200 s; the third is down for good.
+        let c = authorities.round(&dir, &running, 200 * s).unwrap();
+        assert_eq!(c.signatures().len(), 4);
     }
 }
