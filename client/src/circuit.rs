@@ -16,7 +16,7 @@ use warren_crypto::{HopKeys, RelayIdentity};
 use warren_net::bridge::StreamBridge;
 use warren_net::host::Host;
 use warren_net::link::{LinkReader, LinkWriter};
-use warren_proto::cell::{CircId, DestroyReason};
+use warren_proto::cell::{Cell, CircId, DestroyReason};
 use warren_proto::circuit::{CircEvent, HopNum, HopTarget, OriginCircuit};
 use warren_proto::relay_msg::{EndReason, LinkSpec, RelayMsg, StreamId};
 use warren_proto::stream::{StreamEvent, StreamRole};
@@ -383,8 +383,16 @@ impl CircuitTask {
                 cell = rx.recv() => match cell {
                     Ok(Some(cell)) => {
                         let now = self.clock.now();
-                        if let Err(e) = self.circuit.handle_cell(now, cell) {
-                            tracing::debug!(error = %e, "circuit torn down");
+                        self.handle_cell(now, cell);
+                        // The rest of that read, before the pump (§13.2).
+                        while let Some(cell) = rx.try_recv() {
+                            match cell {
+                                Ok(cell) => self.handle_cell(now, cell),
+                                Err(_) => {
+                                    self.circuit.destroy(DestroyReason::PROTOCOL);
+                                    break;
+                                }
+                            }
                         }
                     }
                     _ => self.circuit.destroy(DestroyReason::CHANNEL_CLOSED),
@@ -423,6 +431,12 @@ impl CircuitTask {
                 let _ = self.pump();
                 return;
             }
+        }
+    }
+
+    fn handle_cell(&mut self, now: Timestamp, cell: Cell) {
+        if let Err(e) = self.circuit.handle_cell(now, cell) {
+            tracing::debug!(error = %e, "circuit torn down");
         }
     }
 

@@ -178,11 +178,14 @@ impl StreamBridge {
         let Some(s) = self.streams.get_mut(&id) else {
             return;
         };
-        let mut buf = vec![0u8; CHUNK];
         while let Some(tx) = s.to_tcp.as_ref().filter(|tx| tx.capacity() > 0) {
+            // As much as has arrived, up to a chunk, in one write; at least
+            // one byte, so that an empty stream reports why it is empty.
+            let mut buf = vec![0u8; streams.readable(id).clamp(1, CHUNK)];
             match streams.read(id, &mut buf) {
                 Ok(StreamRead::Bytes(n)) => {
-                    let _ = tx.try_send(buf.get(..n).unwrap_or_default().to_vec());
+                    buf.truncate(n);
+                    let _ = tx.try_send(buf);
                 }
                 Ok(StreamRead::WouldBlock) => return,
                 Ok(StreamRead::Finished(_)) | Err(_) => {

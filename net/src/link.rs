@@ -76,6 +76,15 @@ impl LinkReader {
     pub async fn recv(&mut self) -> Result<Option<Cell>, NetError> {
         self.cells.recv().await
     }
+
+    /// The next cell if it has already been read ahead, without waiting and
+    /// without reading the substream. A caller that got a cell from
+    /// [`Self::recv`] takes the rest of that read this way, and acts on
+    /// them together (one write towards a stream's connection for all
+    /// their data) before it goes back to `recv` (§13.2).
+    pub fn try_recv(&mut self) -> Option<Result<Cell, NetError>> {
+        self.cells.take_ahead()
+    }
 }
 
 /// Frames cells from a byte stream. It waits for at most one cell at a time
@@ -107,11 +116,17 @@ impl<R: AsyncRead + Unpin> CellReader<R> {
         }
     }
 
+    /// The next whole cell of `ahead`, if there is one.
+    fn take_ahead(&mut self) -> Option<Result<Cell, NetError>> {
+        let bytes = self.ahead.get(self.taken..self.taken + CELL_LEN)?;
+        self.taken += CELL_LEN;
+        Some(Cell::from_bytes(bytes).map_err(NetError::BadCell))
+    }
+
     async fn recv(&mut self) -> Result<Option<Cell>, NetError> {
         loop {
-            if let Some(bytes) = self.ahead.get(self.taken..self.taken + CELL_LEN) {
-                self.taken += CELL_LEN;
-                return Cell::from_bytes(bytes).map(Some).map_err(NetError::BadCell);
+            if let Some(cell) = self.take_ahead() {
+                return cell.map(Some);
             }
             if self.ahead.is_empty() || !self.read_ahead() {
                 break;
@@ -316,6 +331,24 @@ mod test {
                 assert!(reader.recv().await.expect("clean end").is_none());
             });
         }
+    }
+
+    #[test]
+    fn cells_read_ahead_are_taken_without_waiting() {
+        // 40 cells arrive in one piece, then nothing for now.
+        let mut stream = pieces(40, &[40 * CELL_LEN], 1_000);
+        stream.0.push_back(None);
+        let mut reader = CellReader::new(stream);
+        assert!(reader.take_ahead().is_none(), "nothing read yet");
+        futures::executor::block_on(async {
+            let first = reader.recv().await.expect("cell").expect("not the end");
+            assert_eq!(first.to_bytes(), cell(0).to_bytes());
+        });
+        for i in 1..40 {
+            let got = reader.take_ahead().expect("read ahead").expect("a cell");
+            assert_eq!(got.to_bytes(), cell(i).to_bytes(), "cell {i}");
+        }
+        assert!(reader.take_ahead().is_none(), "all taken");
     }
 
     #[test]

@@ -219,6 +219,12 @@ impl StreamSet {
         Ok(n)
     }
 
+    /// Bytes received on stream `id` and not yet read (0 for a stream this
+    /// set does not hold), to size the buffer of the next [`Self::read`].
+    pub fn readable(&self, id: StreamId) -> usize {
+        self.streams.get(&id).map_or(0, |s| s.recv.len())
+    }
+
     /// Reads received bytes into `out`, sending stream-level SENDMEs as the
     /// data is consumed (§10.3.2).
     pub fn read(&mut self, id: StreamId, out: &mut [u8]) -> Result<StreamRead, ProtoError> {

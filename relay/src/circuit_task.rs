@@ -169,8 +169,23 @@ impl Hop {
         let shed = self.queues.shed.clone();
         loop {
             tokio::select! {
-                cell = prev_rx.recv() => self.cell_from_prev(cell),
-                cell = recv_next(&mut self.next) => self.cell_from_next(cell),
+                cell = prev_rx.recv() => {
+                    self.cell_from_prev(cell);
+                    // The rest of that read, before the actions (§13.2).
+                    while self.circuit.teardown_reason().is_none()
+                        && let Some(cell) = prev_rx.try_recv()
+                    {
+                        self.cell_from_prev(cell.map(Some));
+                    }
+                }
+                cell = recv_next(&mut self.next) => {
+                    self.cell_from_next(cell);
+                    while self.circuit.teardown_reason().is_none()
+                        && let Some(cell) = self.next.as_mut().and_then(|(rx, _)| rx.try_recv())
+                    {
+                        self.cell_from_next(cell.map(Some));
+                    }
+                }
                 () = shed.notified() => {
                     tracing::debug!("circuit shed: the relay's queues are over their cap");
                     self.circuit.destroy(DestroyReason::RESOURCELIMIT);

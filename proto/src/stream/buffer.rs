@@ -55,15 +55,23 @@ pub(crate) struct RecvBuffer {
     chunks: VecDeque<Vec<u8>>,
     /// Bytes of the front chunk already read.
     offset: usize,
+    /// Bytes not yet read, over all chunks.
+    len: usize,
 }
 
 impl RecvBuffer {
     pub(crate) fn push(&mut self, chunk: Vec<u8>) {
+        self.len += chunk.len();
         self.chunks.push_back(chunk);
     }
 
     pub(crate) fn is_empty(&self) -> bool {
         self.chunks.is_empty()
+    }
+
+    /// Bytes waiting to be read.
+    pub(crate) fn len(&self) -> usize {
+        self.len
     }
 
     /// Copies bytes into `out`. Returns the bytes copied and the number of
@@ -81,6 +89,7 @@ impl RecvBuffer {
                 dst.copy_from_slice(src);
             }
             copied += n;
+            self.len -= n;
             self.offset += n;
             if self.offset >= front.len() {
                 self.chunks.pop_front();
@@ -112,12 +121,15 @@ mod test {
         let mut b = RecvBuffer::default();
         b.push(b"hello".to_vec());
         b.push(b"world!".to_vec());
+        assert_eq!(b.len(), 11);
         let mut out = [0u8; 3];
         assert_eq!(b.read(&mut out), (3, 0));
         assert_eq!(&out, b"hel");
+        assert_eq!(b.len(), 8);
         let mut out = [0u8; 100];
         assert_eq!(b.read(&mut out), (8, 2));
         assert_eq!(&out[..8], b"loworld!");
         assert!(b.is_empty());
+        assert_eq!(b.len(), 0);
     }
 }
