@@ -146,8 +146,9 @@ fn draw_all(
         if let Some(onion) = &adversary.report.onion {
             plots.push(share_over_time(&Share {
                 file: "adversary_onion_share.svg",
-                title: name("onion connections with the adversary's guards at both ends"),
+                title: name("adversary guards at both ends"),
                 of: "onion connections",
+                x_desc: "simulated time at connection start (s)",
                 started: adversary.onion_connections.clone(),
                 expected: onion.expected_connection_share,
                 observed: "client's and service's guard the adversary's",
@@ -395,6 +396,7 @@ fn circuit_share(
         file: "adversary_circuit_share.svg",
         title,
         of: "circuits",
+        x_desc: "simulated time at circuit start (s)",
         started,
         expected: adversary.report.expected_circuit_share,
         observed: "guard and exit the adversary's",
@@ -410,6 +412,8 @@ struct Share<'a> {
     title: String,
     /// What is counted, such as "circuits".
     of: &'a str,
+    /// The x axis: when each one started.
+    x_desc: &'a str,
     /// Each one's start (ns) and whether it is counted.
     started: Vec<(u64, bool)>,
     /// The expected share, drawn as a line.
@@ -460,7 +464,7 @@ fn share_over_time(plot: &Share<'_>) -> Result<Plot, PlotError> {
             .build_cartesian_2d(0.0..x_max, 0.0..y_max)?;
         chart
             .configure_mesh()
-            .x_desc("simulated time at circuit start (s)")
+            .x_desc(plot.x_desc)
             .y_desc(format!("share of the {} started so far", plot.of))
             .draw()?;
         if points.is_empty() {
@@ -743,6 +747,34 @@ mod test {
             draw_all(&results, Some(&adversary), "watched"),
             draw_all(&results, Some(&adversary), "watched")
         );
+    }
+
+    #[test]
+    fn onion_connections_add_their_plot() {
+        let (results, mut adversary) = watched();
+        let ends: Vec<crate::circuit_level::OnionEnds> = (0..10)
+            .map(|i| crate::circuit_level::OnionEnds {
+                start_ns: i * 1_000_000_000,
+                client_guard: (i % 2) as usize,
+                service_guard: (i % 5) as usize,
+            })
+            .collect();
+        let (exposure, seen) = crate::adversary::assess_onion(&adversary.owned, &[], &ends);
+        assert_eq!(exposure.compromised_connections, 1);
+        adversary.report.onion = Some(exposure);
+        adversary.onion_connections = seen;
+        let plots = draw_all(&results, Some(&adversary), "watched").unwrap();
+        assert_eq!(plots.len(), 7);
+        let onion = by_file(&plots, "adversary_onion_share.svg");
+        for label in [
+            "watched, seed 7: adversary guards at both ends (1 of 10 onion connections)",
+            "simulated time at connection start (s)",
+            "share of the onion connections started so far",
+            "expected: guard weight share squared",
+        ] {
+            assert!(onion.contains(label), "lacks {label:?}");
+        }
+        assert!(!onion.contains("NaN"));
     }
 
     #[test]
