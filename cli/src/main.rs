@@ -7,8 +7,10 @@
 mod cmd;
 mod config;
 mod logging;
+mod runtime;
 mod testnet;
 
+use std::num::NonZeroUsize;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -21,6 +23,11 @@ struct Cli {
     /// Defaults to the WARREN_LOG environment variable, then `info`.
     #[arg(long, global = true, value_name = "FILTER")]
     log: Option<String>,
+
+    /// Worker threads for a node's async runtime (authority, relay, client,
+    /// service, testnet). Defaults to one per core.
+    #[arg(long, global = true, value_name = "N")]
+    threads: Option<NonZeroUsize>,
 
     #[command(subcommand)]
     command: Command,
@@ -49,12 +56,12 @@ fn main() -> ExitCode {
     logging::init(cli.log.as_deref());
     let result = match cli.command {
         Command::Keygen(args) => cmd::keygen::run(&args),
-        Command::Authority(args) => cmd::authority::run(&args),
-        Command::Relay(args) => cmd::relay::run(&args),
-        Command::Client(args) => cmd::client::run(&args),
-        Command::Service(args) => cmd::service::run(&args),
+        Command::Authority(args) => cmd::authority::run(&args, cli.threads),
+        Command::Relay(args) => cmd::relay::run(&args, cli.threads),
+        Command::Client(args) => cmd::client::run(&args, cli.threads),
+        Command::Service(args) => cmd::service::run(&args, cli.threads),
         Command::Sim(args) => cmd::sim::run(&args),
-        Command::Testnet(args) => cmd::testnet::run(&args),
+        Command::Testnet(args) => cmd::testnet::run(&args, cli.threads),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -3,6 +3,7 @@
 //! node's configuration.
 
 use std::io::Write;
+use std::num::NonZeroUsize;
 use std::path::PathBuf;
 
 use anyhow::Context;
@@ -47,10 +48,10 @@ struct InitArgs {
 }
 
 /// Runs the subcommand.
-pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
+pub(crate) fn run(args: &Args, threads: Option<NonZeroUsize>) -> anyhow::Result<()> {
     match &args.action {
         Some(Action::Init(init)) => run_init(init),
-        None => run_daemon(args),
+        None => run_daemon(args, threads),
     }
 }
 
@@ -121,9 +122,9 @@ fn settings(args: &Args) -> anyhow::Result<AuthorityConfig> {
     })
 }
 
-fn run_daemon(args: &Args) -> anyhow::Result<()> {
+fn run_daemon(args: &Args, threads: Option<NonZeroUsize>) -> anyhow::Result<()> {
     let config = settings(args)?;
-    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    let runtime = crate::runtime::start(threads)?;
     runtime.block_on(async {
         let authority = Authority::start(config).await?;
         writeln!(

@@ -4,6 +4,7 @@
 
 use std::io::Write;
 use std::net::SocketAddr;
+use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -82,9 +83,9 @@ fn settings(args: &Args) -> anyhow::Result<ClientConfig> {
 }
 
 /// Starts the client and runs it until Ctrl-C.
-pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
+pub(crate) fn run(args: &Args, threads: Option<NonZeroUsize>) -> anyhow::Result<()> {
     let config = settings(args)?;
-    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    let runtime = crate::runtime::start(threads)?;
     runtime.block_on(async {
         let client = Client::start(config).await?;
         let mut out = std::io::stdout();

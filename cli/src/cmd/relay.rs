@@ -5,6 +5,7 @@
 //! and, when asked, writes where it listens to a file for scripts.
 
 use std::io::Write;
+use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -41,9 +42,9 @@ pub(crate) struct Args {
 }
 
 /// Starts the relay and runs it until Ctrl-C.
-pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
+pub(crate) fn run(args: &Args, threads: Option<NonZeroUsize>) -> anyhow::Result<()> {
     let config = settings(args)?;
-    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    let runtime = crate::runtime::start(threads)?;
     runtime.block_on(async {
         let relay = Relay::start(config).await?;
         let info = relay.info().clone();

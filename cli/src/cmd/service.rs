@@ -3,6 +3,7 @@
 //! `warren service address` prints them without starting anything.
 
 use std::io::Write;
+use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
@@ -106,7 +107,7 @@ fn settings(args: &Args) -> anyhow::Result<ServiceConfig> {
 }
 
 /// Runs the services until Ctrl-C, or prints their addresses.
-pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
+pub(crate) fn run(args: &Args, threads: Option<NonZeroUsize>) -> anyhow::Result<()> {
     let config = settings(args)?;
     let mut out = std::io::stdout();
     if matches!(args.action, Some(Action::Address)) {
@@ -116,7 +117,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
         }
         return Ok(());
     }
-    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    let runtime = crate::runtime::start(threads)?;
     runtime.block_on(async {
         let host = ServiceHost::start(config).await?;
         for (name, address, created) in host.addresses() {

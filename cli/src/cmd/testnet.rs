@@ -3,6 +3,7 @@
 
 use std::io::Write;
 use std::net::SocketAddr;
+use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -46,7 +47,7 @@ enum Action {
 }
 
 /// Runs the subcommand.
-pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
+pub(crate) fn run(args: &Args, threads: Option<NonZeroUsize>) -> anyhow::Result<()> {
     if let Some(Action::Stop { data_dir }) = &args.action {
         let n = stop_detached(data_dir)?;
         writeln!(
@@ -77,7 +78,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
         data_dir: data_dir.clone(),
         backend: args.backend,
     };
-    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    let runtime = crate::runtime::start(threads)?;
     let mut net = Testnet::start(&opts)?;
     print_summary(&net.state, &data_dir);
     runtime.block_on(async {
