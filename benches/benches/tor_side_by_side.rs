@@ -35,7 +35,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use warren_benches::load::{Figures, first_byte, measure, socks5_get, start_backend, stats};
+use warren_benches::load::{Figures, first_byte, measure, socks5_get, stats};
 use warren_tests::procs::{Node, free_port, wait_until};
 
 const SAMPLES: usize = 20;
@@ -517,7 +517,8 @@ fn main() {
         println!("tor not installed: apt-get install tor");
         return;
     };
-    let backend = start_backend().expect("start the backend");
+    let backend = warren::demo_backend::start(SocketAddr::from(([127, 0, 0, 1], 0)))
+        .expect("start the backend");
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path().to_owned();
     // `KEEP_LOGS=1` keeps the data directories (and logs) of both networks.

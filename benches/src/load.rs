@@ -1,10 +1,10 @@
 //! What the process-network load generators share (`testnet_load`,
 //! `tor_side_by_side`): SOCKS5 requests, response reading, the figures one
-//! run measures through a client's SOCKS port, and a demo backend like the
-//! testnet's (`GET /api/hello`, `GET /large/BYTES`).
+//! run measures through a client's SOCKS port against the demo backend
+//! (`warren::demo_backend`), and the CPU time of a network's processes.
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
 /// Milliseconds in `d`.
@@ -233,75 +233,4 @@ fn check_len(got: u64, want: u64) -> std::io::Result<()> {
     } else {
         Err(invalid(format!("{got} body bytes, not {want}")))
     }
-}
-
-/// Byte `i` of a `/large/` body (the testnet backend's pattern).
-fn pattern(i: u64) -> u8 {
-    (i.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 29) as u8
-}
-
-/// Starts a demo backend on `127.0.0.1`, in threads, for the life of the
-/// process: `GET /api/hello` answers small JSON, `GET /large/BYTES` BYTES
-/// bytes of the testnet backend's pattern. Returns its address.
-pub fn start_backend() -> std::io::Result<SocketAddr> {
-    let listener = TcpListener::bind("127.0.0.1:0")?;
-    let addr = listener.local_addr()?;
-    std::thread::spawn(move || {
-        for conn in listener.incoming() {
-            let Ok(conn) = conn else { continue };
-            std::thread::spawn(move || {
-                let _ = serve(conn);
-            });
-        }
-    });
-    Ok(addr)
-}
-
-fn serve(mut conn: TcpStream) -> std::io::Result<()> {
-    conn.set_read_timeout(Some(Duration::from_secs(10)))?;
-    conn.set_nodelay(true)?;
-    let mut head = Vec::new();
-    let mut byte = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") {
-        if head.len() > 16 * 1024 || conn.read(&mut byte)? == 0 {
-            return Ok(());
-        }
-        head.extend_from_slice(&byte);
-    }
-    let text = String::from_utf8_lossy(&head);
-    let path = text.split_whitespace().nth(1).unwrap_or("/");
-    if let Some(n) = path
-        .strip_prefix("/large/")
-        .and_then(|n| n.parse::<u64>().ok())
-    {
-        let head = format!(
-            "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: {n}\r\nConnection: close\r\n\r\n"
-        );
-        conn.write_all(head.as_bytes())?;
-        let mut chunk = Vec::with_capacity(64 * 1024);
-        let mut i = 0;
-        while i < n {
-            chunk.clear();
-            let end = n.min(i + 64 * 1024);
-            chunk.extend((i..end).map(pattern));
-            conn.write_all(&chunk)?;
-            i = end;
-        }
-        return Ok(());
-    }
-    let (status, body): (&str, &[u8]) = if path == "/api/hello" {
-        (
-            "200 OK",
-            b"{\"service\":\"warren-demo\",\"hello\":\"world\"}",
-        )
-    } else {
-        ("404 Not Found", b"{\"error\":\"no such endpoint\"}")
-    };
-    let mut out = format!(
-        "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    )
-    .into_bytes();
-    out.extend_from_slice(body);
-    conn.write_all(&out)
 }

@@ -9,8 +9,6 @@
 //! is answered, writes `testnet.json`, and stops every node on Ctrl-C or
 //! `warren testnet stop`.
 
-mod backend;
-
 use std::io::Write;
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
@@ -238,7 +236,7 @@ impl Testnet {
 
         let backend = match opts.backend {
             Some(addr) => addr,
-            None => backend::start(SocketAddr::from(([127, 0, 0, 1], 0)))
+            None => warren::demo_backend::start(SocketAddr::from(([127, 0, 0, 1], 0)))
                 .context("starting the demo backend")?,
         };
         step(4, "waiting for a consensus that lists every relay");

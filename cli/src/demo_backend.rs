@@ -1,5 +1,6 @@
-//! The testnet's demo backend API: a few JSON endpoints and a large-file
-//! endpoint, HTTP/1.1, one request per connection.
+//! The demo backend API that `warren testnet` puts behind its onion
+//! service, and the load generators measure against: a few JSON endpoints
+//! and a large-file endpoint, HTTP/1.1, one request per connection.
 //!
 //! * `GET /api/hello` — `{"service":"warren-demo","hello":"world"}`
 //! * `GET /api/time` — `{"unix":SECONDS}`
@@ -16,12 +17,12 @@ use sha2::{Digest, Sha256};
 /// The largest `/large/` body.
 const MAX_LARGE: u64 = 1 << 30;
 /// Byte `i` of a `/large/` body.
-pub(crate) fn pattern(i: u64) -> u8 {
+fn pattern(i: u64) -> u8 {
     (i.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 29) as u8
 }
 
 /// Serves on `listener` in threads, forever.
-pub(crate) fn serve(listener: TcpListener) {
+fn serve(listener: TcpListener) {
     for conn in listener.incoming() {
         let Ok(conn) = conn else { continue };
         std::thread::spawn(move || {
@@ -32,7 +33,7 @@ pub(crate) fn serve(listener: TcpListener) {
 
 /// Binds `addr` and serves in a background thread; returns the bound
 /// address.
-pub(crate) fn start(addr: SocketAddr) -> std::io::Result<SocketAddr> {
+pub fn start(addr: SocketAddr) -> std::io::Result<SocketAddr> {
     let listener = TcpListener::bind(addr)?;
     let bound = listener.local_addr()?;
     std::thread::spawn(move || serve(listener));
