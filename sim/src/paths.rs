@@ -11,7 +11,7 @@
 use rand_chacha::ChaCha20Rng;
 use rand_core::Rng;
 use warren_directory::guard::fits_path;
-use warren_directory::path::{self, Position};
+use warren_directory::path::{self, LastHop, Position};
 use warren_directory::{Consensus, GuardParams, GuardSet, RelayStatus, Roles};
 
 use crate::error::SimError;
@@ -214,18 +214,21 @@ impl PathSelector {
         &self.consensus
     }
 
-    /// Picks a three-hop path whose last hop is relay `last` (scenario
-    /// index), as the client daemon's `build_to` does for onion-service
-    /// circuits (docs/sim.md §11.1): a guard of `guards` that fits it and a
-    /// middle compatible with both. Returns scenario indices, guard first.
+    /// Picks a path whose last hop is relay `last` (scenario index), as
+    /// the client daemon's `build_to` does for onion-service circuits
+    /// (docs/sim.md §11.1, docs/spec.md §14.1): a guard of `guards` that
+    /// fits it, then the middles `chosen` asks for ([`Self::middles_to`]):
+    /// three hops to a relay this end chose, four to one the other end or
+    /// the HSDir ring chose. Returns scenario indices, guard first.
     pub fn pick_to(
         &self,
         guards: &mut GuardSet,
         last: usize,
+        chosen: LastHop,
         now_ns: u64,
         rng: &mut ChaCha20Rng,
         circuit: &str,
-    ) -> Result<[usize; 3], SimError> {
+    ) -> Result<Vec<usize>, SimError> {
         let no_path = |position, hint| SimError::NoPath {
             circuit: circuit.to_owned(),
             position,
@@ -249,15 +252,42 @@ impl PathSelector {
         }
         let guard =
             guard.ok_or_else(|| no_path("guard", "raise relays.guard_share or relays.count"))?;
-        let middle = self
-            .constrained(&self.middles, &[guard, last_status], rng)
+        let middles = self
+            .middles_to(guard, last_status, chosen, rng)
             .ok_or_else(|| no_path("middle", "raise relays.count"))?;
         let index = |s: &RelayStatus| {
             self.consensus_index(s)
                 .and_then(|i| self.relay_of.get(i).copied())
                 .ok_or_else(|| no_path("guard", "a relay missing from the directory"))
         };
-        Ok([index(guard)?, index(middle)?, last])
+        let mut path = vec![index(guard)?];
+        for m in middles {
+            path.push(index(m)?);
+        }
+        path.push(last);
+        Ok(path)
+    }
+
+    /// The middles of a circuit from `guard` to `last`, in path order, by
+    /// the rule of [`path::middles_to`] (docs/spec.md §14.1): as many as
+    /// `chosen` asks for, each compatible with every relay already in the
+    /// path, the last hop included. Each is drawn from the middle table as
+    /// every middle of the circuit level is (docs/sim.md §10.1), which
+    /// gives the distribution of [`path::pick_middle`] without filtering
+    /// the consensus for every middle.
+    fn middles_to<'a>(
+        &'a self,
+        guard: &'a RelayStatus,
+        last: &'a RelayStatus,
+        chosen: LastHop,
+        rng: &mut ChaCha20Rng,
+    ) -> Option<Vec<&'a RelayStatus>> {
+        let mut path = vec![guard, last];
+        for _ in 0..chosen.middles() {
+            let middle = self.constrained(&self.middles, &path, rng)?;
+            path.push(middle);
+        }
+        Some(path.split_off(2))
     }
 
     /// A rendezvous point (`intro` false) or an intro point (`intro` true)
@@ -321,5 +351,65 @@ impl PathSelector {
             &[],
             rng,
         )
+    }
+}
+
+#[cfg(test)]
+mod test {
+    use super::*;
+    use crate::authorities::Authorities;
+    use crate::netmodel::Network;
+    use crate::scenario::Scenario;
+
+    const SCENARIO: &str = r#"
+fidelity = "circuit"
+[[regions]]
+name = "a"
+share = 1
+[[links]]
+between = ["a", "a"]
+latency_ms = 5
+[relays]
+count = 12
+guard_share = 0.5
+exit_share = 0.5
+[[relays.classes]]
+share = 1
+up = 1000
+down = 1000
+[clients]
+count = 1
+up = 100
+down = 100
+response_bytes = 10
+"#;
+
+    /// A circuit to a relay this end chose has one middle, to one the
+    /// other end chose two (docs/spec.md §14.1): guard first, the last hop
+    /// last, every relay compatible with every other.
+    #[test]
+    fn a_circuit_to_a_relay_the_other_end_chose_has_two_middles() {
+        let scenario = Scenario::from_toml(SCENARIO).unwrap();
+        let mut rng = crate::rng::seeded(3);
+        let dir = Directory::build(&scenario, &mut Network::new(&scenario), &mut rng).unwrap();
+        let (_, paths) = Authorities::first_round(&scenario, 3, &dir).unwrap();
+        let mut guards = GuardSet::default();
+        paths.update_guards(&mut guards, 0, &mut rng);
+        for (chosen, hops) in [(LastHop::Ours, 3), (LastHop::Theirs, 4)] {
+            for last in 0..12 {
+                let path = paths
+                    .pick_to(&mut guards, last, chosen, 0, &mut rng, "c")
+                    .unwrap();
+                assert_eq!(path.len(), hops, "{path:?}");
+                assert_eq!(path.last(), Some(&last));
+                let statuses: Vec<&RelayStatus> =
+                    path.iter().map(|&r| &dir.statuses()[r]).collect();
+                for (i, a) in statuses.iter().enumerate() {
+                    for b in statuses.iter().skip(i + 1) {
+                        assert!(path::compatible(a, b), "{path:?}");
+                    }
+                }
+            }
+        }
     }
 }

@@ -197,7 +197,9 @@ fn guard_share_without(statuses: &[RelayStatus], owned: &[bool], r: &RelayStatus
 /// weight among all relays, of `r`'s weight share times the square of the
 /// chance that a guard other than `r` is the adversary's: the client's
 /// rendezvous circuit and the service's circuit to `r` each take the
-/// first guard of their own sample that is not `r`. With one connection per
+/// first guard of their own sample that is not `r`, before the middles
+/// (one on the client's circuit, two on the service's: docs/spec.md
+/// §14.1), which therefore do not enter. With one connection per
 /// client and twice as many services as connections, the connections are
 /// nearly independent: the count is binomial (a service answering two
 /// connections adds under a tenth to the variance). The exclusion of the

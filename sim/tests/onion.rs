@@ -66,6 +66,57 @@ fn the_puzzle_lets_more_legitimate_connections_through() {
     assert!(o.attacker_cores > 10.0);
 }
 
+/// One region of one-way latency L, one service with one intro point, one
+/// client with one connection of one request: every step is a sum of
+/// round trips and costs (docs/sim.md §11.2). A circuit with n hops builds
+/// in `n(n + 1)L + nh + n(n − 1)c` and carries a cell one way in `nL + nc`;
+/// the client's circuits to the HSDir and the intro point have four hops,
+/// to its rendezvous point three, the service's to the rendezvous point
+/// four and to its intro point three (docs/spec.md §14.1).
+#[test]
+fn an_onion_connection_takes_the_round_trips_of_its_circuits() {
+    const L_MS: u64 = 10;
+    let (l, c, h, i) = (L_MS * 1_000_000, 2_000, 150_000, 40_000_000);
+    let text = format!(
+        "fidelity = \"circuit\"\n\
+         [[regions]]\nname = \"lab\"\nshare = 1\n\
+         [[links]]\nbetween = [\"lab\", \"lab\"]\nlatency_ms = {L_MS}\n\
+         [relays]\ncount = 20\nguard_share = 1\nexit_share = 0.2\n\
+         [[relays.classes]]\nshare = 1\nup = 1_000_000_000\ndown = 1_000_000_000\n\
+         [[services]]\ncount = 1\nintro_points = 1\nbandwidth = 1_000_000_000\n\
+         [clients]\ncount = 1\nup = 1_000_000_000\ndown = 1_000_000_000\n\
+         traffic = \"onion\"\ncircuits = 1\nthink_time_ms = 0\nresponse_bytes = 1000\n\
+         [costs]\ncell_us = 2\nhandshake_us = 150\nintro_us = 40_000\n"
+    );
+    let scenario = Scenario::from_toml(&text).expect("scenario parses");
+    let report = run(&scenario, 4).expect("run");
+    let [record] = report.results.circuits.as_slice() else {
+        panic!("one connection expected: {:?}", report.results.circuits);
+    };
+    assert_eq!(record.outcome, warren_sim::Outcome::Complete);
+    let build = |n: u64| n * (n + 1) * l + n * h + n * (n - 1) * c;
+    let one_way = |n: u64| n * l + n * c;
+    // The descriptor (two round trips on a four-hop circuit), the
+    // rendezvous circuit and its answer, the intro circuit, INTRODUCE1 to
+    // the intro point, on to the service over its three hops, one cell.
+    let arrives = build(4)
+        + 4 * one_way(4)
+        + build(3)
+        + 2 * one_way(3)
+        + build(4)
+        + one_way(4)
+        + one_way(3)
+        + c;
+    // The service answers, builds four hops to the rendezvous point;
+    // RENDEZVOUS1 and RENDEZVOUS2 cross the six relays of the joined
+    // circuit, each costing one cell.
+    let across = one_way(4) + one_way(3) - c;
+    assert_eq!(record.build_ns, Some(arrives + i + build(4) + across));
+    assert_eq!(record.ttfb_ns, Some(2 * across));
+    assert_eq!(across, 7 * l + 6 * c);
+    assert_eq!(report.handshakes, 4 + 3 + 4 + 4);
+}
+
 /// 200 relays (all HSDirs), 400 services with the adversary running a
 /// fifth of the HSDirs by count: the share of services with one of its
 /// HSDirs among the 6 responsible, pooled over 8 seeds and both periods

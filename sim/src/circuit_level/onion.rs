@@ -8,6 +8,7 @@
 use serde::Serialize;
 use warren_crypto::{ServiceIdentityKeypair, TimePeriod};
 use warren_directory::hsdir_ring::HS_PERIOD_MINUTES;
+use warren_directory::path::LastHop;
 use warren_directory::{GuardSet, HsDirRing};
 use warren_proto::intro_queue::{EFFORT_PERIOD, IntroQueue, QUEUE_MAX_AGE, next_effort};
 
@@ -60,6 +61,19 @@ struct Service {
     queue: IntroQueue<Intro, u64>,
     suggested: u32,
     busy: bool,
+}
+
+/// A client's circuits for one connection (docs/sim.md §11.2), scenario
+/// relay indices, guard first: to an HSDir and to an intro point four hops,
+/// to its own rendezvous point three (docs/spec.md §14.1).
+struct ClientPaths {
+    fetch: Vec<usize>,
+    rend: [usize; 3],
+    intro: Vec<usize>,
+    /// The intro point's one-way time to the service.
+    ip_to_service: u64,
+    /// The effort the client solves at.
+    effort: u32,
 }
 
 /// A client's onion connection in progress (in its [`Active`]).
@@ -194,10 +208,16 @@ impl World<'_> {
                         break;
                     };
                     let name = format!("service {}", self.services.services.len());
-                    let path = self
-                        .paths
-                        .pick_to(&mut guards, ip, 0, &mut self.rng, &name)?;
-                    intro_points.push((ip, self.one_way(node, path)));
+                    // Its own intro point: three hops (docs/spec.md §14.1).
+                    let path = self.paths.pick_to(
+                        &mut guards,
+                        ip,
+                        LastHop::Ours,
+                        0,
+                        &mut self.rng,
+                        &name,
+                    )?;
+                    intro_points.push((ip, self.one_way(node, &path)));
                 }
                 self.services.services.push(Service {
                     node,
@@ -247,14 +267,21 @@ impl World<'_> {
             .collect()
     }
 
+    /// The one-way latencies of the links from `origin` along `path`, in
+    /// path order.
+    fn legs(&self, origin: NodeId, path: &[usize]) -> Vec<u64> {
+        let nodes: Vec<NodeId> = path.iter().map(|&r| self.node_of(r)).collect();
+        let from = std::iter::once(origin).chain(nodes.iter().copied());
+        from.zip(nodes.iter().copied())
+            .map(|(a, b)| self.latency(a, b))
+            .collect()
+    }
+
     /// The one-way time from `origin` along `path` to its last hop, with
     /// the per-cell cost at each relay on the way.
-    fn one_way(&self, origin: NodeId, path: [usize; 3]) -> u64 {
-        let [g, m, e] = path.map(|r| self.node_of(r));
-        self.latency(origin, g)
-            + self.latency(g, m)
-            + self.latency(m, e)
-            + 3 * self.scenario.costs.cell_ns
+    fn one_way(&self, origin: NodeId, path: &[usize]) -> u64 {
+        let relays = u64::try_from(path.len()).unwrap_or(u64::MAX);
+        self.legs(origin, path).iter().sum::<u64>() + relays * self.scenario.costs.cell_ns
     }
 
     fn node_of(&self, relay: usize) -> NodeId {
@@ -262,17 +289,11 @@ impl World<'_> {
     }
 
     /// Builds a circuit from `origin` along `path`: its build time (docs/sim.md
-    /// §10.2), counting its handshakes.
-    fn build(&mut self, origin: NodeId, path: [usize; 3]) -> u64 {
+    /// §10.2, one handshake per hop, however many), counting its handshakes.
+    fn build(&mut self, origin: NodeId, path: &[usize]) -> u64 {
         let costs = self.scenario.costs;
-        let [g, m, e] = path.map(|r| self.node_of(r));
-        let legs = [
-            self.latency(origin, g),
-            self.latency(g, m),
-            self.latency(m, e),
-        ];
         let (mut one_way, mut build, mut earlier) = (0, 0, 0);
-        for leg in legs {
+        for leg in self.legs(origin, path) {
             one_way += leg;
             self.handshakes += 1;
             build += 2 * one_way + costs.handshake_ns + 2 * earlier * costs.cell_ns;
@@ -304,18 +325,24 @@ impl World<'_> {
         if let Some(c) = self.clients.get_mut(client) {
             *c.guards.set() = guards;
         }
-        let (fetch, rend, intro, ip_to_service, effort) = result?;
+        let ClientPaths {
+            fetch,
+            rend,
+            intro,
+            ip_to_service,
+            effort,
+        } = result?;
         let cell = self.scenario.costs.cell_ns;
         // The descriptor: a circuit to the HSDir, BEGIN_DIR and CONNECTED,
         // the request and the descriptor (two round trips).
-        let mut t = self.build(node, fetch) + 4 * self.one_way(node, fetch);
+        let mut t = self.build(node, &fetch) + 4 * self.one_way(node, &fetch);
         // The rendezvous circuit, ESTABLISH_RENDEZVOUS and its answer.
-        let to_rend_ns = self.one_way(node, rend);
-        t += self.build(node, rend) + 2 * to_rend_ns;
+        let to_rend_ns = self.one_way(node, &rend);
+        t += self.build(node, &rend) + 2 * to_rend_ns;
         // The intro circuit, the puzzle, INTRODUCE1; INTRODUCE2 goes on to
         // the service, INTRODUCE_ACK comes back.
-        let to_intro = self.one_way(node, intro);
-        t += self.build(node, intro) + attempts(effort) * self.scenario.costs.pow_attempt_ns;
+        let to_intro = self.one_way(node, &intro);
+        t += self.build(node, &intro) + attempts(effort) * self.scenario.costs.pow_attempt_ns;
         let arrives = now_ns + t + to_intro + ip_to_service + cell;
         let acked = now_ns + t + 2 * to_intro;
         let [.., rend_point] = rend;
@@ -339,17 +366,15 @@ impl World<'_> {
         Ok(())
     }
 
-    /// The client's three circuits (to an HSDir, to its rendezvous point,
-    /// to an intro point), the intro point's time to the service, and the
-    /// effort the client solves at.
-    #[expect(clippy::type_complexity, reason = "one private use")]
+    /// The client's three circuits and what its introduction needs
+    /// ([`ClientPaths`]).
     fn onion_paths(
         &mut self,
         guards: &mut GuardSet,
         service: usize,
         client: usize,
         number: usize,
-    ) -> Result<([usize; 3], [usize; 3], [usize; 3], u64, u32), SimError> {
+    ) -> Result<ClientPaths, SimError> {
         let name = crate::engine::label(client, number);
         let now_ns = self.now.as_nanos();
         let (hsdirs, intro_points, suggested) = {
@@ -377,9 +402,12 @@ impl World<'_> {
         let hsdir = *hsdirs
             .get(pick(&mut self.rng, hsdirs.len()))
             .ok_or_else(|| self.no_service_path("HSDir"))?;
-        let fetch = self
-            .paths
-            .pick_to(guards, hsdir, now_ns, &mut self.rng, &name)?;
+        // The ring chose the HSDir, the service its intro points: four hops
+        // to each; the client chose its rendezvous point: three
+        // (docs/spec.md §14.1).
+        let fetch =
+            self.paths
+                .pick_to(guards, hsdir, LastHop::Theirs, now_ns, &mut self.rng, &name)?;
         let exclude: Vec<usize> = intro_points.iter().map(|p| p.0).collect();
         let rp = self
             .paths
@@ -387,18 +415,27 @@ impl World<'_> {
             .ok_or_else(|| self.no_service_path("rendezvous point"))?;
         let rend = self
             .paths
-            .pick_to(guards, rp, now_ns, &mut self.rng, &name)?;
+            .pick_to(guards, rp, LastHop::Ours, now_ns, &mut self.rng, &name)?;
+        let rend: [usize; 3] = rend
+            .try_into()
+            .map_err(|_| self.no_service_path("rendezvous circuit"))?;
         let &(ip, ip_to_service) = intro_points
             .get(pick(&mut self.rng, intro_points.len()))
             .ok_or_else(|| self.no_service_path("intro point"))?;
-        let intro = self
-            .paths
-            .pick_to(guards, ip, now_ns, &mut self.rng, &name)?;
-        for p in [&fetch, &rend, &intro] {
+        let intro =
+            self.paths
+                .pick_to(guards, ip, LastHop::Theirs, now_ns, &mut self.rng, &name)?;
+        for p in [&fetch[..], &rend[..], &intro[..]] {
             crate::invariant::check_path(&name, p)?;
         }
         let effort = if self.services.puzzle { suggested } else { 0 };
-        Ok((fetch, rend, intro, ip_to_service, effort))
+        Ok(ClientPaths {
+            fetch,
+            rend,
+            intro,
+            ip_to_service,
+            effort,
+        })
     }
 
     fn active_mut(&mut self, client: usize) -> Option<&mut Active> {
@@ -484,7 +521,7 @@ impl World<'_> {
     /// The service answers a client: a circuit of its own to the client's
     /// rendezvous point, RENDEZVOUS1 there and RENDEZVOUS2 on to the
     /// client; the joined circuit is then the client's, its first BEGIN
-    /// crossing all six hops.
+    /// crossing all six relays (docs/sim.md §11.2).
     fn answer(&mut self, service: usize, client: usize) -> Result<(), SimError> {
         let Some((rend, to_rend_ns, number)) = self
             .clients
@@ -501,19 +538,31 @@ impl World<'_> {
         let node = s.node;
         let mut guards = std::mem::take(&mut s.guards);
         let name = format!("service {service}");
-        let path = self
-            .paths
-            .pick_to(&mut guards, rend, now_ns, &mut self.rng, &name);
+        // The client chose the rendezvous point: four hops to it
+        // (docs/spec.md §14.1).
+        let path = self.paths.pick_to(
+            &mut guards,
+            rend,
+            LastHop::Theirs,
+            now_ns,
+            &mut self.rng,
+            &name,
+        );
         if let Some(s) = self.services.services.get_mut(service) {
             s.guards = guards;
         }
         let path = path?;
-        let service_to_rend = self.one_way(node, path);
-        let joined = self.build(node, path) + service_to_rend + to_rend_ns;
+        crate::invariant::check_path(&name, &path)?;
+        // A cell across the joined circuit costs each of its six relays
+        // one cell, the rendezvous point once, though it ends both one-way
+        // times.
+        let cell = self.scenario.costs.cell_ns;
+        let across = (self.one_way(node, &path) + to_rend_ns).saturating_sub(cell);
+        // RENDEZVOUS1 to the rendezvous point, RENDEZVOUS2 on to the client.
+        let joined = self.build(node, &path) + across;
         if let Some(a) = self.active_mut(client) {
-            a.ttfb_ns = 2 * (to_rend_ns + service_to_rend);
-            let [service_guard, ..] = path;
-            if let Some(p) = a.onion.as_mut() {
+            a.ttfb_ns = 2 * across;
+            if let (Some(p), Some(&service_guard)) = (a.onion.as_mut(), path.first()) {
                 p.service_guard = Some(service_guard);
             }
         }
