@@ -147,13 +147,16 @@ fn scenario_corpus() {
     replay("scenario", warren_sim::fuzzing::scenario);
 }
 
-/// The shipped scenarios in the corpus parse (docs/sim.md §3).
+/// The shipped scenarios in the corpus parse and are the files of
+/// `sim/scenarios/` (docs/sim.md §3).
 #[test]
 fn scenario_valid_seeds_parse() {
-    for name in ["small.toml", "onion-flood.toml"] {
+    for name in ["small.toml", "onion-flood.toml", "authority-failure.toml"] {
         let path = workspace_root().join("fuzz/corpus/scenario").join(name);
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(warren_sim::Scenario::from_toml(&text).is_ok(), "{name}");
+        let shipped = workspace_root().join("sim/scenarios").join(name);
+        assert_eq!(text, std::fs::read_to_string(&shipped).unwrap(), "{name}");
     }
 }
 
