@@ -287,7 +287,7 @@ impl GuardSet {
 /// sorted by them, and [`RelayIdentity`] orders as its bytes do, so a
 /// sampled guard is looked up without parsing its key again (which checks
 /// a curve point, and would cost more than the search).
-fn listed<'a>(consensus: &'a Consensus, id: &[u8; 32]) -> Option<&'a RelayStatus> {
+pub(crate) fn listed<'a>(consensus: &'a Consensus, id: &[u8; 32]) -> Option<&'a RelayStatus> {
     let relays = consensus.relays();
     let i = relays
         .binary_search_by(|r| r.identity.as_bytes().cmp(id))
@@ -298,68 +298,4 @@ fn listed<'a>(consensus: &'a Consensus, id: &[u8; 32]) -> Option<&'a RelayStatus
 /// Whether `guard` fits a path whose other relays are `others`.
 pub fn fits_path(guard: &RelayStatus, others: &[&RelayStatus]) -> bool {
     others.iter().all(|o| compatible(guard, o))
-}
-
-#[cfg(test)]
-mod test {
-    use rand_chacha::ChaCha20Rng;
-    use rand_core::SeedableRng;
-    use warren_crypto::{OnionKeypair, RelayIdentityKeypair};
-
-    use super::*;
-    use crate::exit_policy::ExitPolicy;
-    use crate::status::RelayInfo;
-    use crate::{ConsensusBody, Flags};
-
-    fn identity(n: u8) -> RelayIdentity {
-        RelayIdentityKeypair::from_secret_bytes([n + 1; 32]).public()
-    }
-
-    /// Eight Running guards in distinct subnets, sorted by identity.
-    fn network() -> Consensus {
-        let mut relays: Vec<RelayStatus> = (0..8u8)
-            .map(|n| RelayStatus {
-                identity: identity(n),
-                descriptor_digest: [n; 32],
-                flags: Flags::RUNNING | Flags::GUARD,
-                bandwidth: u64::from(n + 1),
-                info: RelayInfo {
-                    onion_key: OnionKeypair::from_secret_bytes([n; 32]).public(),
-                    addresses: vec![format!("/ip4/10.{n}.0.1/tcp/9001")],
-                    family: Default::default(),
-                    roles: Roles::GUARD | Roles::MIDDLE,
-                    exit_summary: ExitPolicy::reject_all().summary(),
-                },
-            })
-            .collect();
-        relays.sort_by_key(|r| r.identity);
-        Consensus::unsigned(ConsensusBody {
-            valid_after: 0,
-            fresh_until: 1,
-            valid_until: 2,
-            shared_random: [0; 32],
-            voters: Vec::new(),
-            relays,
-        })
-    }
-
-    /// Looking a guard up by its bytes finds what parsing them and asking
-    /// the consensus finds, and nothing for bytes it does not list.
-    #[test]
-    fn guards_are_found_by_their_bytes_as_by_their_parsed_identity() {
-        let c = network();
-        for r in c.relays() {
-            let found = listed(&c, r.identity.as_bytes()).map(|s| s.identity);
-            assert_eq!(found, c.relay(&r.identity).map(|s| s.identity));
-        }
-        assert!(listed(&c, identity(9).as_bytes()).is_none());
-        assert!(listed(&c, &[0xff; 32]).is_none());
-        let params = GuardParams::default();
-        let mut guards = GuardSet::default();
-        guards.update(&c, 10, &params, &mut ChaCha20Rng::seed_from_u64(1));
-        for id in guards.sampled() {
-            let chosen = guards.choose(&c, 10, &params, |s| s.identity == id);
-            assert_eq!(chosen.map(|s| s.identity), Some(id));
-        }
-    }
 }

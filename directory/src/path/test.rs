@@ -9,7 +9,7 @@ use warren_crypto::{OnionKeypair, RelayIdentity, RelayIdentityKeypair};
 
 use super::*;
 use crate::exit_policy::ExitPolicy;
-use crate::guard::{GuardParams, GuardSet, fits_path, retry_delay};
+use crate::guard::{GuardParams, GuardSet, fits_path, listed, retry_delay};
 use crate::status::RelayInfo;
 use crate::{ConsensusBody, Flags};
 
@@ -196,6 +196,34 @@ proptest! {
         }
         prop_assert!(guards.primary(&params).len() <= params.primary);
         prop_assert_eq!(GuardSet::decode(&guards.encode().unwrap()).unwrap(), guards);
+    }
+
+    /// A sampled guard is found by its identity bytes as by its parsed
+    /// identity, and bytes the consensus does not list find nothing; the
+    /// guard chosen for a path that only it fits is that guard.
+    #[test]
+    fn guards_are_found_by_their_bytes_as_by_their_identity(
+        specs in proptest::collection::vec(spec(), 1..40),
+        seed in any::<u64>(),
+        absent in any::<[u8; 32]>(),
+    ) {
+        let c = consensus(&specs);
+        for r in c.relays() {
+            prop_assert_eq!(listed(&c, r.identity.as_bytes()).map(|s| s.identity), Some(r.identity));
+        }
+        let parsed = RelayIdentity::from_bytes(&absent).ok();
+        prop_assert_eq!(
+            listed(&c, &absent).map(|s| s.identity),
+            parsed.and_then(|id| c.relay(&id)).map(|s| s.identity)
+        );
+        let params = GuardParams::default();
+        let mut guards = GuardSet::default();
+        guards.update(&c, 0, &params, &mut ChaCha20Rng::seed_from_u64(seed));
+        for id in guards.sampled() {
+            let chosen = guards.choose(&c, 0, &params, |s| s.identity == id);
+            let usable = c.relay(&id).is_some_and(|s| s.flags.contains(Flags::RUNNING));
+            prop_assert_eq!(chosen.map(|s| s.identity), usable.then_some(id));
+        }
     }
 }
 
