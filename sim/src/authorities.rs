@@ -208,28 +208,10 @@ impl Authorities {
 mod test {
     use super::*;
     use crate::netmodel::Network;
+    use crate::scenario::one_region;
 
-    const SCENARIO: &str = r#"
-fidelity = "circuit"
-[[regions]]
-name = "a"
-share = 1
-[[links]]
-between = ["a", "a"]
-latency_ms = 5
-[relays]
-count = 10
-guard_share = 0.5
-exit_share = 0.5
-[[relays.classes]]
-share = 1
-up = 1000
-down = 1000
-[clients]
-count = 1
-up = 100
-down = 100
-response_bytes = 10
+    /// Five authorities, rounds every minute, and two failures.
+    const REST: &str = r#"
 [authorities]
 count = 5
 [churn]
@@ -245,7 +227,7 @@ count = 1
 
     #[test]
     fn rounds_need_a_majority_and_list_the_running_relays() {
-        let scenario = Scenario::from_toml(SCENARIO).unwrap();
+        let scenario = one_region(10, REST);
         let mut net = Network::new(&scenario);
         let dir = Directory::build(&scenario, &mut net, &mut crate::rng::seeded(1)).unwrap();
         let (authorities, paths) = Authorities::first_round(&scenario, 1, &dir).unwrap();

@@ -359,37 +359,14 @@ mod test {
     use super::*;
     use crate::authorities::Authorities;
     use crate::netmodel::Network;
-    use crate::scenario::Scenario;
-
-    const SCENARIO: &str = r#"
-fidelity = "circuit"
-[[regions]]
-name = "a"
-share = 1
-[[links]]
-between = ["a", "a"]
-latency_ms = 5
-[relays]
-count = 12
-guard_share = 0.5
-exit_share = 0.5
-[[relays.classes]]
-share = 1
-up = 1000
-down = 1000
-[clients]
-count = 1
-up = 100
-down = 100
-response_bytes = 10
-"#;
+    use crate::scenario::one_region;
 
     /// A circuit to a relay this end chose has one middle, to one the
     /// other end chose two (docs/spec.md §14.1): guard first, the last hop
     /// last, every relay compatible with every other.
     #[test]
     fn a_circuit_to_a_relay_the_other_end_chose_has_two_middles() {
-        let scenario = Scenario::from_toml(SCENARIO).unwrap();
+        let scenario = one_region(12, "");
         let mut rng = crate::rng::seeded(3);
         let dir = Directory::build(&scenario, &mut Network::new(&scenario), &mut rng).unwrap();
         let (_, paths) = Authorities::first_round(&scenario, 3, &dir).unwrap();

@@ -531,5 +531,39 @@ impl Checker<'_> {
     }
 }
 
+/// A circuit-level scenario for unit tests: one region, `relays` relays
+/// (half guards, half exits), one client, and `rest` (more tables) after.
+#[cfg(test)]
+pub(crate) fn one_region(relays: usize, rest: &str) -> Scenario {
+    let text = format!(
+        r#"
+fidelity = "circuit"
+[[regions]]
+name = "a"
+share = 1
+[[links]]
+between = ["a", "a"]
+latency_ms = 5
+[relays]
+count = {relays}
+guard_share = 0.5
+exit_share = 0.5
+[[relays.classes]]
+share = 1
+up = 1000
+down = 1000
+[clients]
+count = 1
+up = 100
+down = 100
+response_bytes = 10
+{rest}"#
+    );
+    match Scenario::from_toml(&text) {
+        Ok(s) => s,
+        Err(e) => panic!("the test scenario does not parse: {e}"),
+    }
+}
+
 #[cfg(test)]
 mod test;
