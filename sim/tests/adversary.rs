@@ -23,14 +23,18 @@ use warren_sim::{Scenario, rng, run};
 const SEED: u64 = 5;
 const CLIENTS: usize = 20_000;
 
+/// The lab network both tests run on: 100 relays in one region, a quarter
+/// of them 20 times as fast as the rest.
+const LAB: &str = "fidelity = \"circuit\"\n\
+     [[regions]]\nname = \"lab\"\nshare = 1\n\
+     [[links]]\nbetween = [\"lab\", \"lab\"]\nlatency_ms = 5\n\
+     [relays]\ncount = 100\nguard_share = 0.5\nexit_share = 0.4\n\
+     [[relays.classes]]\nshare = 3\nup = 1_000_000\ndown = 1_000_000\n\
+     [[relays.classes]]\nshare = 1\nup = 20_000_000\ndown = 20_000_000\n";
+
 fn scenario() -> Scenario {
     let text = format!(
-        "fidelity = \"circuit\"\n\
-         [[regions]]\nname = \"lab\"\nshare = 1\n\
-         [[links]]\nbetween = [\"lab\", \"lab\"]\nlatency_ms = 5\n\
-         [relays]\ncount = 100\nguard_share = 0.5\nexit_share = 0.4\n\
-         [[relays.classes]]\nshare = 3\nup = 1_000_000\ndown = 1_000_000\n\
-         [[relays.classes]]\nshare = 1\nup = 20_000_000\ndown = 20_000_000\n\
+        "{LAB}\
          [clients]\ncount = {CLIENTS}\nup = 10_000_000\ndown = 10_000_000\n\
          circuits = 1\nresponse_bytes = 1000\nstart_spread_ms = 60_000\n\
          [adversary]\nbandwidth_share = 0.2\nas = [\"guard\", \"exit\"]\n"
@@ -208,12 +212,7 @@ fn guard_share_without(statuses: &[RelayStatus], owned: &[bool], r: &RelayStatus
 #[test]
 fn compromised_onion_connections_match_the_guard_weights() {
     let text = format!(
-        "fidelity = \"circuit\"\n\
-         [[regions]]\nname = \"lab\"\nshare = 1\n\
-         [[links]]\nbetween = [\"lab\", \"lab\"]\nlatency_ms = 5\n\
-         [relays]\ncount = 100\nguard_share = 0.5\nexit_share = 0.4\n\
-         [[relays.classes]]\nshare = 3\nup = 1_000_000\ndown = 1_000_000\n\
-         [[relays.classes]]\nshare = 1\nup = 20_000_000\ndown = 20_000_000\n\
+        "{LAB}\
          [[services]]\ncount = {SERVICES}\nintro_points = 1\nbandwidth = 10_000_000\n\
          [clients]\ncount = {ONION_CLIENTS}\nup = 10_000_000\ndown = 10_000_000\n\
          traffic = \"onion\"\ncircuits = 1\nresponse_bytes = 1000\nstart_spread_ms = 60_000\n\
