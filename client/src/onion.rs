@@ -12,6 +12,7 @@ use rand::seq::SliceRandom;
 use warren_crypto::hs_ntor::{self, HsClientState, IntroKeys};
 use warren_crypto::{ClientAuthKeypair, EphemeralSecret, HsAddress, TimePeriod};
 use warren_directory::hs_descriptor::{HsDescriptorContent, IntroPointInfo, SignedHsDescriptor};
+use warren_directory::path::LastHop;
 use warren_directory::{DirRequest, DirResponse, DirectoryError, HsDirRing, Roles};
 use warren_net::dir_client::unix_now;
 use warren_proto::relay_msg::{
@@ -23,7 +24,6 @@ use crate::ClientError;
 use crate::circuit::{Circuit, hop_target};
 use crate::manager::Manager;
 use crate::pool::IsolationKey;
-use warren_directory::path::LastHop;
 
 pub use warren_directory::hsdir_ring::HS_PERIOD_MINUTES;
 /// HSDirs asked for one descriptor before giving up.

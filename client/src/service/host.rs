@@ -20,6 +20,7 @@ use warren_crypto::{
     TimePeriod,
 };
 use warren_directory::hs_descriptor::{HsDescriptorContent, HsDescriptorTimes, PowParams};
+use warren_directory::path::LastHop;
 use warren_directory::{GuardParams, Roles, TimeoutParams};
 use warren_net::dir_client::unix_now;
 use warren_net::metrics::{MetricsRoutes, check_loopback};
@@ -37,7 +38,6 @@ use crate::client::{bind, start_manager};
 use crate::manager::{Manager, ManagerConfig};
 use crate::metrics::ClientMetrics;
 use crate::onion::{HS_PERIOD_MINUTES, OnionState};
-use warren_directory::path::LastHop;
 
 /// Rendezvous circuits being built at once, per service.
 const CONCURRENT_RENDEZVOUS: usize = 16;

@@ -9,12 +9,12 @@ use warren_crypto::hs_ntor::IntroEncKeypair;
 use warren_crypto::{RelayIdentityKeypair, Signature};
 use warren_directory::RelayStatus;
 use warren_directory::hs_descriptor::IntroPointInfo;
+use warren_directory::path::LastHop;
 use warren_proto::relay_msg::{EstablishIntro, Extension, HANDSHAKE_AUTH_LABEL, RelayMsg};
 
 use crate::ClientError;
 use crate::circuit::Circuit;
 use crate::manager::Manager;
-use warren_directory::path::LastHop;
 
 /// How long an intro point may take to accept.
 const ESTABLISH_TIMEOUT: Duration = Duration::from_secs(15);

@@ -9,11 +9,11 @@ use std::sync::Arc;
 use tokio::task::JoinSet;
 use warren_crypto::{ClientAuthPublicKey, RelayIdentity, ServiceIdentityKeypair, TimePeriod};
 use warren_directory::hs_descriptor::{HsDescriptorContent, HsDescriptorTimes, SignedHsDescriptor};
+use warren_directory::path::LastHop;
 use warren_directory::{Consensus, DirRequest, DirResponse, HsDirRing};
 
 use crate::ClientError;
 use crate::manager::Manager;
-use warren_directory::path::LastHop;
 
 /// What one publication did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
